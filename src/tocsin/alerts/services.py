@@ -1,0 +1,292 @@
+"""Alert writes: durable ingestion with dedup, and grouping into incidents (run by the worker)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
+from tocsin.alerts.sources.base import NormalizedAlert
+from tocsin.engine.models import Timer
+from tocsin.engine.services import timers_schedule_many
+from tocsin.ids import new_public_id
+from tocsin.incidents.models import Incident
+from tocsin.incidents.services import (
+    incident_acknowledge,
+    incident_create,
+    incident_open_for_group,
+    incident_resolve,
+    incident_set_severity,
+    timeline_add,
+)
+from tocsin.policy.selectors import severity_rank
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    new: int = 0
+    repeated: int = 0
+    resolved: int = 0
+    ignored: int = 0
+
+
+def severity_for(*, service: Service, value: str) -> str:
+    """Map a source's severity value through the service's ``severity_map``."""
+    if not value:
+        return ""
+    mapping = {str(k).lower(): str(v) for k, v in (service.severity_map or {}).items()}
+    return mapping.get(value.lower(), "")
+
+
+_UPSERT_SQL = """
+INSERT INTO alerts_alert (
+    public_id, integration_id, service_id, fingerprint, group_key, status, acknowledged,
+    title, source, severity, source_severity, labels, annotations, details, links,
+    count, first_seen, last_seen, starts_at
+) VALUES (%s, %s, %s, %s, %s, 'firing', %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s)
+ON CONFLICT (integration_id, fingerprint) WHERE status = 'firing'
+DO UPDATE SET
+    count = alerts_alert.count + 1,
+    last_seen = excluded.last_seen,
+    title = excluded.title,
+    severity = excluded.severity,
+    source_severity = excluded.source_severity,
+    labels = excluded.labels,
+    annotations = excluded.annotations,
+    details = excluded.details,
+    links = excluded.links
+RETURNING id, count
+"""
+
+
+def _upsert_firing(
+    *, integration: Integration, alert: NormalizedAlert, now: datetime
+) -> tuple[int, bool]:
+    """Insert a firing alert or count a repeat (dedup); return (id, created)."""
+    ops = connection.ops
+    params: list[Any] = [
+        new_public_id(),
+        integration.id,
+        integration.service_id,
+        alert.fingerprint[:255],
+        alert.group_key[:1000],
+        False,
+        alert.title[:1024],
+        alert.source[:255],
+        severity_for(service=integration.service, value=alert.source_severity),
+        alert.source_severity[:64],
+        json.dumps(alert.labels),
+        json.dumps(alert.annotations),
+        json.dumps(alert.details, default=str),
+        json.dumps(alert.links),
+        ops.adapt_datetimefield_value(now),
+        ops.adapt_datetimefield_value(now),
+        ops.adapt_datetimefield_value(alert.starts_at),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT_SQL, params)
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]) == 1
+
+
+def _resolve_firing(
+    *, integration: Integration, alert: NormalizedAlert, now: datetime
+) -> list[int]:
+    """Resolve the firing alert with this fingerprint; return the ids this call resolved."""
+    ids = Alert.objects.filter(
+        integration=integration, fingerprint=alert.fingerprint, status=Alert.Status.FIRING
+    ).values_list("id", flat=True)
+    # Per-row conditional update: of two concurrent resolves only one counts the change.
+    return [
+        alert_id
+        for alert_id in list(ids)
+        if Alert.objects.filter(id=alert_id, status=Alert.Status.FIRING).update(
+            status=Alert.Status.RESOLVED, resolved_at=now, last_seen=now
+        )
+    ]
+
+
+@transaction.atomic
+def alerts_ingest(
+    *, integration: Integration, alerts: list[NormalizedAlert], now: datetime | None = None
+) -> IngestResult:
+    """Store alerts durably in one transaction, with an outbox timer for each state change.
+
+    The caller answers 2xx only after this returns (the commit happened). Grouping into
+    incidents runs in the worker from the ``alert.process`` timers written here.
+    """
+    now = now or timezone.now()
+    result = IngestResult()
+    changed: list[int] = []
+    for alert in alerts:
+        result.accepted += 1
+        if alert.status == "resolved":
+            resolved = _resolve_firing(integration=integration, alert=alert, now=now)
+            changed.extend(resolved)
+            result.resolved += len(resolved)
+            # A resolve for an alert Tocsin never saw firing (or already resolved) is accepted
+            # and ignored, as PagerDuty and Alertmanager receivers do.
+            result.ignored += not resolved
+            continue
+        alert_id, created = _upsert_firing(integration=integration, alert=alert, now=now)
+        if created:
+            result.new += 1
+            changed.append(alert_id)
+        else:
+            result.repeated += 1
+        if alert.acknowledge and Alert.objects.filter(id=alert_id, acknowledged=False).update(
+            acknowledged=True
+        ):
+            changed.append(alert_id)
+    timers_schedule_many(
+        [Timer(kind="alert.process", due_at=now, payload={"alert": i}) for i in changed]
+    )
+    return result
+
+
+@transaction.atomic
+def alerts_acknowledge(*, integration: Integration, fingerprint: str) -> int:
+    """Mark the firing alert with this fingerprint acknowledged by its source (PagerDuty ack)."""
+    ids = list(
+        Alert.objects.filter(
+            integration=integration,
+            fingerprint=fingerprint,
+            status=Alert.Status.FIRING,
+            acknowledged=False,
+        ).values_list("id", flat=True)
+    )
+    Alert.objects.filter(id__in=ids).update(acknowledged=True, last_seen=timezone.now())
+    timers_schedule_many(
+        [Timer(kind="alert.process", due_at=timezone.now(), payload={"alert": i}) for i in ids]
+    )
+    return len(ids)
+
+
+@transaction.atomic
+def change_event_record(
+    *,
+    integration: Integration,
+    summary: str,
+    source: str = "",
+    happened_at: datetime | None = None,
+    links: list[dict[str, str]] | None = None,
+    details: dict[str, Any] | None = None,
+) -> ChangeEvent:
+    """Record a change event on the service's timeline; it opens nothing."""
+    return ChangeEvent.objects.create(
+        service_id=integration.service_id,
+        integration=integration,
+        summary=summary[:1024],
+        source=source[:255],
+        happened_at=happened_at or timezone.now(),
+        links=links or [],
+        details=details or {},
+    )
+
+
+# ---- worker side -------------------------------------------------------------------------
+
+
+def _incident_title(alert: Alert) -> str:
+    return alert.title or alert.labels.get("alertname", "") or "Alert"
+
+
+def _group_key(alert: Alert) -> str:
+    # Alerts that name no group form a group of their own (PagerDuty: one incident per dedup_key).
+    return alert.group_key or f"alert:{alert.fingerprint}"
+
+
+def _attach(alert: Alert) -> Incident:
+    """Find or open the incident for the alert's group, and link the alert to it."""
+    service = alert.service
+    group_key = _group_key(alert)
+    incident = incident_open_for_group(service=service, group_key=group_key)
+    if incident is None:
+        try:
+            with transaction.atomic():
+                incident = incident_create(
+                    title=_incident_title(alert),
+                    severity=alert.severity,
+                    service=service,
+                    group_key=group_key,
+                    actor_label=alert.integration.kind,
+                    at=alert.first_seen,
+                    reason=f"Opened by {alert.integration.kind} alert {alert.title!r}",
+                )
+        except IntegrityError:
+            # Another worker opened the group's incident first: join it.
+            incident = incident_open_for_group(service=service, group_key=group_key)
+            if incident is None:
+                raise
+    alert.incident = incident
+    alert.save(update_fields=["incident"])
+    timeline_add(
+        incident=incident,
+        kind="alert_added",
+        actor_label=alert.integration.kind,
+        new=alert.status,
+        message=alert.title,
+        data={"alert": alert.public_id, "fingerprint": alert.fingerprint},
+        at=alert.first_seen,
+    )
+    _raise_severity(incident=incident, alert=alert)
+    return incident
+
+
+def _raise_severity(*, incident: Incident, alert: Alert) -> None:
+    """A more severe alert joining the group raises the incident's severity."""
+    if alert.severity and severity_rank(alert.severity) < severity_rank(incident.severity):
+        incident_set_severity(
+            incident=incident,
+            severity=alert.severity,
+            actor_label=alert.integration.kind,
+            message=f"Raised by alert {alert.title!r}",
+        )
+
+
+def alert_process(*, alert_id: int) -> None:
+    """Apply an alert's new state to incidents: group, acknowledge, or resolve (idempotent)."""
+    alert = Alert.objects.select_related("integration", "service", "incident").filter(id=alert_id)
+    current = alert.first()
+    if current is None:
+        return
+    incident = current.incident
+    if incident is None:
+        # Even an alert that fired and resolved before the worker saw it gets its incident:
+        # it was accepted, so it is on record.
+        incident = _attach(current)
+    if not incident.is_open:
+        return
+    if current.acknowledged and incident.status == Incident.Status.TRIGGERED:
+        incident_acknowledge(
+            incident=incident,
+            actor_label=current.integration.kind,
+            message=f"Acknowledged at the source ({current.integration.kind})",
+        )
+    if current.status == Alert.Status.RESOLVED:
+        _resolve_if_all_resolved(incident=incident, alert=current)
+
+
+def _resolve_if_all_resolved(*, incident: Incident, alert: Alert) -> None:
+    timeline_add(
+        incident=incident,
+        kind="alert_resolved",
+        actor_label=alert.integration.kind,
+        new=Alert.Status.RESOLVED,
+        message=alert.title,
+        data={"alert": alert.public_id},
+    )
+    if incident.alerts.filter(status=Alert.Status.FIRING).exists():
+        return
+    incident_resolve(
+        incident=incident,
+        actor_label=alert.integration.kind,
+        message="Every alert of the incident resolved at its source",
+    )

@@ -1,0 +1,191 @@
+"""The JSON API under /api/v1/ (OpenAPI at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import NinjaAPI, Query, Schema
+from ninja.errors import HttpError
+
+from tocsin import __version__
+from tocsin.alerts.models import Alert, Service
+from tocsin.api.auth import BearerToken, session_auth
+from tocsin.api.schemas import (
+    AlertOut,
+    ErrorOut,
+    IncidentAction,
+    IncidentCreate,
+    IncidentList,
+    IncidentOut,
+    IntegrationOut,
+    NoteIn,
+    ServiceOut,
+    ServiceRef,
+    TimelineEventOut,
+)
+from tocsin.alerts.selectors import integration_url
+from tocsin.incidents.models import Incident, TimelineEvent
+from tocsin.incidents.selectors import incident_get, incident_list, incident_timeline
+from tocsin.incidents.services import (
+    IncidentError,
+    incident_acknowledge,
+    incident_add_note,
+    incident_create,
+    incident_resolve,
+)
+
+api = NinjaAPI(
+    title="Tocsin API",
+    version=__version__,
+    urls_namespace="api",
+    auth=[BearerToken(), session_auth],
+)
+
+
+class IncidentFilter(Schema):
+    status: str | None = None
+    severity: str | None = None
+    service: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def _incident_out(incident: Incident) -> IncidentOut:
+    service = incident.service
+    return IncidentOut(
+        id=incident.public_id,
+        number=incident.number,
+        title=incident.title,
+        summary=incident.summary,
+        severity=incident.severity,
+        status=incident.status,
+        service=ServiceRef(id=service.public_id, name=service.name) if service else None,
+        triggered_at=incident.triggered_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=str(incident.acknowledged_by) if incident.acknowledged_by else None,
+        resolved_at=incident.resolved_at,
+        resolved_by=str(incident.resolved_by) if incident.resolved_by else None,
+        alert_count=incident.alerts.count(),
+        url=f"{settings.BASE_URL}/incidents/{incident.public_id}/",
+    )
+
+
+def _get(ref: str) -> Incident:
+    incident = incident_get(ref=ref)
+    if incident is None:
+        raise HttpError(404, f"no incident {ref!r}")
+    return incident
+
+
+@api.get("/incidents", response=IncidentList, tags=["incidents"])
+def list_incidents(request: HttpRequest, filters: Query[IncidentFilter]) -> IncidentList:
+    """List incidents, open ones first; filter by status (or `open`), severity, service."""
+    statuses = {*Incident.Status.values, "open"}
+    if filters.status and filters.status not in statuses:
+        raise HttpError(400, f"status: must be one of {sorted(statuses)}")
+    qs = incident_list(status=filters.status, severity=filters.severity, service=filters.service)
+    limit = max(1, min(filters.limit, 500))
+    page = qs[filters.offset : filters.offset + limit]
+    return IncidentList(items=[_incident_out(i) for i in page], count=qs.count())
+
+
+@api.post("/incidents", response={201: IncidentOut, 400: ErrorOut}, tags=["incidents"])
+def declare_incident(request: HttpRequest, body: IncidentCreate) -> tuple[int, IncidentOut]:
+    """Declare an incident by hand."""
+    service = None
+    if body.service:
+        service = Service.objects.filter(name=body.service).first()
+        if service is None:
+            raise HttpError(400, f"service: no service named {body.service!r}")
+    incident = incident_create(
+        title=body.title,
+        severity=body.severity,
+        service=service,
+        summary=body.summary,
+        by=request.user,  # type: ignore[arg-type]
+    )
+    return 201, _incident_out(incident)
+
+
+@api.get("/incidents/{ref}", response=IncidentOut, tags=["incidents"])
+def get_incident(request: HttpRequest, ref: str) -> IncidentOut:
+    """One incident, by id or number."""
+    return _incident_out(_get(ref))
+
+
+@api.get("/incidents/{ref}/timeline", response=list[TimelineEventOut], tags=["incidents"])
+def get_timeline(request: HttpRequest, ref: str) -> list[TimelineEventOut]:
+    """The incident's timeline, oldest first."""
+    return [_event_out(e) for e in incident_timeline(incident=_get(ref))]
+
+
+def _event_out(event: TimelineEvent) -> TimelineEventOut:
+    return TimelineEventOut(
+        at=event.at, kind=event.kind, actor=event.actor_name, old=event.old, new=event.new,
+        message=event.message, data=event.data,
+    )
+
+
+@api.get("/incidents/{ref}/alerts", response=list[AlertOut], tags=["incidents"])
+def get_incident_alerts(request: HttpRequest, ref: str) -> list[AlertOut]:
+    """The alerts grouped into the incident."""
+    alerts = Alert.objects.filter(incident=_get(ref)).select_related("integration")
+    return [_alert_out(a) for a in alerts]
+
+
+def _alert_out(alert: Alert) -> AlertOut:
+    return AlertOut(
+        id=alert.public_id, status=alert.status, title=alert.title, severity=alert.severity,
+        source_severity=alert.source_severity, fingerprint=alert.fingerprint, count=alert.count,
+        first_seen=alert.first_seen, last_seen=alert.last_seen, resolved_at=alert.resolved_at,
+        labels=alert.labels, annotations=alert.annotations, integration=alert.integration.kind,
+    )
+
+
+def _act(ref: str, action: str, request: HttpRequest, message: str) -> IncidentOut:
+    incident = _get(ref)
+    service = {"acknowledge": incident_acknowledge, "resolve": incident_resolve}[action]
+    try:
+        incident = service(incident=incident, by=request.user, message=message)  # type: ignore[arg-type]
+    except IncidentError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return _incident_out(incident)
+
+
+@api.post("/incidents/{ref}/acknowledge", response={200: IncidentOut, 409: ErrorOut},
+          tags=["incidents"])
+def acknowledge_incident(request: HttpRequest, ref: str, body: IncidentAction) -> IncidentOut:
+    """Acknowledge: stops paging."""
+    return _act(ref, "acknowledge", request, body.message)
+
+
+@api.post("/incidents/{ref}/resolve", response={200: IncidentOut, 409: ErrorOut},
+          tags=["incidents"])
+def resolve_incident(request: HttpRequest, ref: str, body: IncidentAction) -> IncidentOut:
+    """Resolve: stops every timer of the incident."""
+    return _act(ref, "resolve", request, body.message)
+
+
+@api.post("/incidents/{ref}/notes", response={201: TimelineEventOut}, tags=["incidents"])
+def add_note(request: HttpRequest, ref: str, body: NoteIn) -> tuple[int, TimelineEventOut]:
+    """Add a note to the timeline."""
+    event = incident_add_note(incident=_get(ref), text=body.text, by=request.user)  # type: ignore[arg-type]
+    return 201, _event_out(event)
+
+
+@api.get("/services", response=list[ServiceOut], tags=["services"])
+def list_services(request: HttpRequest) -> list[ServiceOut]:
+    """Services with their integrations and ingestion URLs."""
+    services = Service.objects.select_related("team").prefetch_related("integrations")
+    return [
+        ServiceOut(
+            id=s.public_id, name=s.name, description=s.description,
+            team=s.team.name if s.team else None, escalation_policy=s.escalation_policy,
+            severity_map={str(k): str(v) for k, v in s.severity_map.items()},
+            integrations=[
+                IntegrationOut(kind=i.kind, key=i.key, url=integration_url(i))
+                for i in s.integrations.all()
+            ],
+        )
+        for s in services
+    ]

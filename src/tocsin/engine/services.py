@@ -1,0 +1,84 @@
+"""Timer rows: schedule, claim by compare-and-set, finish (DESIGN rules 2-3)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tocsin.engine.models import Timer
+
+LEASE = timedelta(seconds=60)
+
+
+def timer_schedule(
+    *,
+    kind: str,
+    due_at: datetime | None = None,
+    incident_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> Timer | None:
+    """Schedule work; with a ``key``, scheduling the same timer again is a no-op (returns None)."""
+    timer = Timer(
+        kind=kind,
+        due_at=due_at or timezone.now(),
+        incident_id=incident_id,
+        payload=payload or {},
+        key=key,
+    )
+    if key is None:
+        timer.save()
+        return timer
+    try:
+        with transaction.atomic():
+            timer.save()
+    except IntegrityError:
+        return None
+    return timer
+
+
+def timers_schedule_many(timers: list[Timer]) -> None:
+    """Insert many key-less timers in one statement (used by alert ingestion)."""
+    Timer.objects.bulk_create(timers)
+
+
+def timer_claim(*, timer_id: int, token: uuid.UUID, now: datetime) -> uuid.UUID | None:
+    """Claim a due timer: move its token and lease forward only if nobody else did (CAS).
+
+    Returns the new token, or None when another worker claimed it first. Works the same on
+    SQLite and PostgreSQL because it relies on the UPDATE's row count, not on row locks.
+    """
+    new_token = uuid.uuid4()
+    changed = Timer.objects.filter(
+        id=timer_id, token=token, done_at__isnull=True, due_at__lte=now
+    ).update(token=new_token, due_at=now + LEASE)
+    return new_token if changed == 1 else None
+
+
+def timer_finish(*, timer_id: int, token: uuid.UUID, now: datetime) -> bool:
+    """Mark a claimed timer done; False when the claim was lost (the caller rolls back)."""
+    return Timer.objects.filter(id=timer_id, token=token, done_at__isnull=True).update(
+        done_at=now
+    ) == 1
+
+
+def timer_retry_later(
+    *, timer_id: int, token: uuid.UUID, attempts: int, error: str, now: datetime
+) -> None:
+    """Record a failed run and make the timer due again with capped exponential backoff."""
+    delay = min(2 ** min(attempts, 10), 600)
+    Timer.objects.filter(id=timer_id, token=token, done_at__isnull=True).update(
+        attempts=attempts + 1, last_error=error[:4000], due_at=now + timedelta(seconds=delay)
+    )
+
+
+def timers_cancel(*, incident_id: int, kinds: list[str] | None = None) -> int:
+    """Mark an incident's pending timers done without running them."""
+    qs = Timer.objects.filter(incident_id=incident_id, done_at__isnull=True)
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return qs.update(done_at=timezone.now(), last_error="cancelled")

@@ -1,0 +1,120 @@
+"""The worker loop: claim due timers, run their handlers, record liveness.
+
+One iteration (``run_once``) is what tests drive; ``run_forever`` adds polling and heartbeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+from datetime import timedelta
+
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from tocsin.engine.handlers import HANDLERS
+from tocsin.engine.models import Timer, WorkerHeartbeat
+from tocsin.engine.services import timer_claim, timer_finish, timer_retry_later
+
+log = logging.getLogger("tocsin.worker")
+
+POLL_SECONDS = 0.25
+HEARTBEAT_SECONDS = 5.0
+BATCH = 100
+
+
+class _LostClaim(Exception):
+    """Another worker took the timer over while we ran it: undo our work."""
+
+
+def run_timer(timer: Timer) -> bool:
+    """Claim and run one timer; True if it ran to completion here."""
+    now = timezone.now()
+    token = timer_claim(timer_id=timer.id, token=timer.token, now=now)
+    if token is None:
+        return False
+    handler = HANDLERS.get(timer.kind)
+    try:
+        if handler is None:
+            raise LookupError(f"no handler for timer kind {timer.kind!r}")
+        # The handler's writes and the done mark commit together: a crash before the commit
+        # leaves the timer due again with nothing half-done, a lost lease rolls back.
+        with transaction.atomic():
+            handler(timer)
+            if not timer_finish(timer_id=timer.id, token=token, now=timezone.now()):
+                raise _LostClaim
+    except _LostClaim:
+        log.warning("timer %s (%s): claim lost, work rolled back", timer.id, timer.kind)
+        return False
+    except Exception as exc:
+        log.exception("timer %s (%s) failed", timer.id, timer.kind)
+        timer_retry_later(
+            timer_id=timer.id,
+            token=token,
+            attempts=timer.attempts,
+            error=f"{exc!r}\n{traceback.format_exc(limit=5)}",
+            now=timezone.now(),
+        )
+        return False
+    return True
+
+
+def run_once(*, limit: int = BATCH) -> int:
+    """Run every timer due now (up to ``limit``); return how many completed."""
+    now = timezone.now()
+    due = list(
+        Timer.objects.filter(done_at__isnull=True, due_at__lte=now).order_by("due_at", "id")[:limit]
+    )
+    return sum(run_timer(t) for t in due)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat(*, name: str, started_at: timezone.datetime) -> None:
+    """Record that this worker is alive (read by /healthz)."""
+    WorkerHeartbeat.objects.update_or_create(
+        name=name,
+        defaults={
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": started_at,
+            "beat_at": timezone.now(),
+        },
+    )
+
+
+def worker_alive(*, within: timedelta = timedelta(seconds=30)) -> WorkerHeartbeat | None:
+    """The most recent heartbeat younger than ``within``, if any."""
+    return (
+        WorkerHeartbeat.objects.filter(beat_at__gte=timezone.now() - within)
+        .order_by("-beat_at")
+        .first()
+    )
+
+
+def run_forever(stop: threading.Event) -> None:
+    """Poll for due timers until ``stop`` is set."""
+    name, started = worker_name(), timezone.now()
+    last_beat = 0.0
+    log.info("worker %s started (%s)", name, connection.vendor)
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            mono = timezone.now().timestamp()
+            if mono - last_beat >= HEARTBEAT_SECONDS:
+                heartbeat(name=name, started_at=started)
+                last_beat = mono
+            done = run_once()
+        except Exception:
+            log.exception("worker iteration failed; retrying")
+            connection.close()
+            done = 0
+        if done < BATCH:
+            stop.wait(POLL_SECONDS)
+    WorkerHeartbeat.objects.filter(name=name).delete()
+    log.info("worker %s stopped", name)

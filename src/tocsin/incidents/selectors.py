@@ -1,0 +1,42 @@
+"""Incident reads."""
+
+from __future__ import annotations
+
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+
+from tocsin.incidents.models import Incident, TimelineEvent
+
+
+def incident_list(
+    *, status: str | None = None, severity: str | None = None, service: str | None = None
+) -> QuerySet[Incident]:
+    """Incidents, open ones first, newest first; filters by status, severity and service name."""
+    qs = Incident.objects.select_related("service")
+    if status == "open":
+        qs = qs.filter(status__in=Incident.OPEN_STATUSES)
+    elif status:
+        qs = qs.filter(status=status)
+    if severity:
+        qs = qs.filter(severity=severity)
+    if service:
+        qs = qs.filter(service__name=service)
+    closed_last = Case(
+        When(status=Incident.Status.RESOLVED, then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return qs.annotate(closed_last=closed_last).order_by("closed_last", "-triggered_at", "-id")
+
+
+def incident_get(*, ref: str) -> Incident | None:
+    """Find an incident by public id or number (``42`` or ``#42``)."""
+    ref = ref.strip().lstrip("#")
+    qs = Incident.objects.select_related("service", "acknowledged_by", "resolved_by")
+    if ref.isdigit():
+        return qs.filter(number=int(ref)).first()
+    return qs.filter(public_id=ref).first()
+
+
+def incident_timeline(*, incident: Incident) -> QuerySet[TimelineEvent]:
+    """The incident's timeline, oldest first."""
+    return TimelineEvent.objects.filter(incident=incident).select_related("actor")
