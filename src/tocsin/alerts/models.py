@@ -63,7 +63,11 @@ class Alert(models.Model):
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="alerts")
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="alerts")
     incident = models.ForeignKey(
-        "incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
     )
     fingerprint = models.CharField(max_length=255)
     group_key = models.CharField(max_length=1000, blank=True)

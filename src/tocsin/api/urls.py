@@ -9,6 +9,7 @@ from ninja.errors import HttpError
 
 from tocsin import __version__
 from tocsin.alerts.models import Alert, Service
+from tocsin.alerts.selectors import integration_url
 from tocsin.api.auth import BearerToken, session_auth
 from tocsin.api.schemas import (
     AlertOut,
@@ -23,7 +24,6 @@ from tocsin.api.schemas import (
     ServiceRef,
     TimelineEventOut,
 )
-from tocsin.alerts.selectors import integration_url
 from tocsin.incidents.models import Incident, TimelineEvent
 from tocsin.incidents.selectors import incident_get, incident_list, incident_timeline
 from tocsin.incidents.services import (
@@ -121,8 +121,13 @@ def get_timeline(request: HttpRequest, ref: str) -> list[TimelineEventOut]:
 
 def _event_out(event: TimelineEvent) -> TimelineEventOut:
     return TimelineEventOut(
-        at=event.at, kind=event.kind, actor=event.actor_name, old=event.old, new=event.new,
-        message=event.message, data=event.data,
+        at=event.at,
+        kind=event.kind,
+        actor=event.actor_name,
+        old=event.old,
+        new=event.new,
+        message=event.message,
+        data=event.data,
     )
 
 
@@ -135,10 +140,19 @@ def get_incident_alerts(request: HttpRequest, ref: str) -> list[AlertOut]:
 
 def _alert_out(alert: Alert) -> AlertOut:
     return AlertOut(
-        id=alert.public_id, status=alert.status, title=alert.title, severity=alert.severity,
-        source_severity=alert.source_severity, fingerprint=alert.fingerprint, count=alert.count,
-        first_seen=alert.first_seen, last_seen=alert.last_seen, resolved_at=alert.resolved_at,
-        labels=alert.labels, annotations=alert.annotations, integration=alert.integration.kind,
+        id=alert.public_id,
+        status=alert.status,
+        title=alert.title,
+        severity=alert.severity,
+        source_severity=alert.source_severity,
+        fingerprint=alert.fingerprint,
+        count=alert.count,
+        first_seen=alert.first_seen,
+        last_seen=alert.last_seen,
+        resolved_at=alert.resolved_at,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        integration=alert.integration.kind,
     )
 
 
@@ -152,15 +166,17 @@ def _act(ref: str, action: str, request: HttpRequest, message: str) -> IncidentO
     return _incident_out(incident)
 
 
-@api.post("/incidents/{ref}/acknowledge", response={200: IncidentOut, 409: ErrorOut},
-          tags=["incidents"])
+@api.post(
+    "/incidents/{ref}/acknowledge", response={200: IncidentOut, 409: ErrorOut}, tags=["incidents"]
+)
 def acknowledge_incident(request: HttpRequest, ref: str, body: IncidentAction) -> IncidentOut:
     """Acknowledge: stops paging."""
     return _act(ref, "acknowledge", request, body.message)
 
 
-@api.post("/incidents/{ref}/resolve", response={200: IncidentOut, 409: ErrorOut},
-          tags=["incidents"])
+@api.post(
+    "/incidents/{ref}/resolve", response={200: IncidentOut, 409: ErrorOut}, tags=["incidents"]
+)
 def resolve_incident(request: HttpRequest, ref: str, body: IncidentAction) -> IncidentOut:
     """Resolve: stops every timer of the incident."""
     return _act(ref, "resolve", request, body.message)
@@ -179,8 +195,11 @@ def list_services(request: HttpRequest) -> list[ServiceOut]:
     services = Service.objects.select_related("team").prefetch_related("integrations")
     return [
         ServiceOut(
-            id=s.public_id, name=s.name, description=s.description,
-            team=s.team.name if s.team else None, escalation_policy=s.escalation_policy,
+            id=s.public_id,
+            name=s.name,
+            description=s.description,
+            team=s.team.name if s.team else None,
+            escalation_policy=s.escalation_policy,
             severity_map={str(k): str(v) for k, v in s.severity_map.items()},
             integrations=[
                 IntegrationOut(kind=i.kind, key=i.key, url=integration_url(i))

@@ -61,9 +61,10 @@ def timer_claim(*, timer_id: int, token: uuid.UUID, now: datetime) -> uuid.UUID 
 
 def timer_finish(*, timer_id: int, token: uuid.UUID, now: datetime) -> bool:
     """Mark a claimed timer done; False when the claim was lost (the caller rolls back)."""
-    return Timer.objects.filter(id=timer_id, token=token, done_at__isnull=True).update(
-        done_at=now
-    ) == 1
+    return (
+        Timer.objects.filter(id=timer_id, token=token, done_at__isnull=True).update(done_at=now)
+        == 1
+    )
 
 
 def timer_retry_later(

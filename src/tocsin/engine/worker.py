@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
@@ -75,7 +75,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def heartbeat(*, name: str, started_at: timezone.datetime) -> None:
+def heartbeat(*, name: str, started_at: datetime) -> None:
     """Record that this worker is alive (read by /healthz)."""
     WorkerHeartbeat.objects.update_or_create(
         name=name,

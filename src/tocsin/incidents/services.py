@@ -157,7 +157,7 @@ def incident_acknowledge(
 def incident_resolve(
     *, incident: Incident, by: User | None = None, actor_label: str = "", message: str = ""
 ) -> Incident:
-    """Resolve: the impact is over; every timer of the incident stops. Resolving twice is a no-op."""
+    """Resolve: the impact is over and every timer stops. Resolving twice is a no-op."""
     current = _locked(incident)
     if current.status == Incident.Status.RESOLVED:
         return current
@@ -183,7 +183,11 @@ def incident_resolve(
 
 @transaction.atomic
 def incident_set_severity(
-    *, incident: Incident, severity: str, by: User | None = None, actor_label: str = "",
+    *,
+    incident: Incident,
+    severity: str,
+    by: User | None = None,
+    actor_label: str = "",
     message: str = "",
 ) -> Incident:
     """Change the severity; a timeline event, and the fencing token rotates (timers re-plan)."""
@@ -195,8 +199,13 @@ def incident_set_severity(
     current.save(update_fields=["severity", "updated_at"])
     _rotate_token(current)
     timeline_add(
-        incident=current, kind="severity_changed", actor=by, actor_label=actor_label,
-        old=old, new=severity, message=message,
+        incident=current,
+        kind="severity_changed",
+        actor=by,
+        actor_label=actor_label,
+        old=old,
+        new=severity,
+        message=message,
     )
     return current
 

@@ -14,6 +14,9 @@ class WorkCalendar(models.Model):
     business_days = models.JSONField(default=list)  # ["mon", "tue", ...]
     holidays = models.JSONField(default=list)  # ["2026-12-25", ...]
 
+    def __str__(self) -> str:
+        return f"{self.timezone} {','.join(self.business_days)}"
+
     @classmethod
     def current(cls) -> WorkCalendar:
         """Return the calendar, or an unsaved Monday-Friday UTC default."""

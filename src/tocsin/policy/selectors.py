@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from tocsin.policy.models import Severity
 
 UNRANKED = 10_000

@@ -27,6 +27,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
     status = "ok" if beat else "degraded"
     return JsonResponse(
-        {"status": status, "time": timezone.now().isoformat(), "database": database,
-         "worker": worker}
+        {
+            "status": status,
+            "time": timezone.now().isoformat(),
+            "database": database,
+            "worker": worker,
+        }
     )

@@ -27,8 +27,9 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(f"--email: {email!r} is not an e-mail address") from exc
         password = options["password"] or secrets.token_urlsafe(12)
-        user = user_create(email=email, password=password, name=options["name"],
-                           admin=options["admin"])
+        user = user_create(
+            email=email, password=password, name=options["name"], admin=options["admin"]
+        )
         self.stdout.write(f"user {user.email}" + (" (admin)" if user.is_superuser else ""))
         if not options["password"]:
             self.stdout.write(f"password: {password}")
