@@ -123,6 +123,9 @@ class NotificationRule(models.Model):
     class Meta:
         ordering = ["user_id", "position"]
 
+    def __str__(self) -> str:
+        return f"after {self.after_seconds}s via {self.contact_method_id}"
+
 
 class ApiToken(models.Model):
     """A bearer token. Only its SHA-256 digest is stored.
@@ -138,10 +141,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user.email})"
+
     @staticmethod
     def digest_of(raw: str) -> str:
         """Return the stored form of a raw token."""
         return hashlib.sha256(raw.encode()).hexdigest()
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user.email})"

@@ -120,3 +120,6 @@ class ChangeEvent(models.Model):
 
     class Meta:
         ordering = ["-happened_at"]
+
+    def __str__(self) -> str:
+        return self.summary
