@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import django_stubs_ext
+
 from tocsin.envconfig import (
     database_from_url,
     email_from_url,
@@ -12,6 +14,9 @@ from tocsin.envconfig import (
     sqlite_database,
     truthy,
 )
+
+# Lets admin and manager classes be subscripted at run time (ModelAdmin[Model]) for mypy.
+django_stubs_ext.monkeypatch()
 
 DATA_DIR = Path(os.environ.get("TOCSIN_DATA_DIR", "./var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -97,6 +102,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

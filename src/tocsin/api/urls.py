@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import NinjaAPI, Query, Schema
+from ninja import NinjaAPI, Query, Schema, Status
 from ninja.errors import HttpError
 
 from tocsin import __version__
@@ -90,7 +90,7 @@ def list_incidents(request: HttpRequest, filters: Query[IncidentFilter]) -> Inci
 
 
 @api.post("/incidents", response={201: IncidentOut, 400: ErrorOut}, tags=["incidents"])
-def declare_incident(request: HttpRequest, body: IncidentCreate) -> tuple[int, IncidentOut]:
+def declare_incident(request: HttpRequest, body: IncidentCreate) -> Status[IncidentOut]:
     """Declare an incident by hand."""
     service = None
     if body.service:
@@ -104,7 +104,7 @@ def declare_incident(request: HttpRequest, body: IncidentCreate) -> tuple[int, I
         summary=body.summary,
         by=request.user,  # type: ignore[arg-type]
     )
-    return 201, _incident_out(incident)
+    return Status(201, _incident_out(incident))
 
 
 @api.get("/incidents/{ref}", response=IncidentOut, tags=["incidents"])
@@ -183,10 +183,10 @@ def resolve_incident(request: HttpRequest, ref: str, body: IncidentAction) -> In
 
 
 @api.post("/incidents/{ref}/notes", response={201: TimelineEventOut}, tags=["incidents"])
-def add_note(request: HttpRequest, ref: str, body: NoteIn) -> tuple[int, TimelineEventOut]:
+def add_note(request: HttpRequest, ref: str, body: NoteIn) -> Status[TimelineEventOut]:
     """Add a note to the timeline."""
     event = incident_add_note(incident=_get(ref), text=body.text, by=request.user)  # type: ignore[arg-type]
-    return 201, _event_out(event)
+    return Status(201, _event_out(event))
 
 
 @api.get("/services", response=list[ServiceOut], tags=["services"])

@@ -71,7 +71,7 @@ def timer_retry_later(
     *, timer_id: int, token: uuid.UUID, attempts: int, error: str, now: datetime
 ) -> None:
     """Record a failed run and make the timer due again with capped exponential backoff."""
-    delay = min(2 ** min(attempts, 10), 600)
+    delay = min(2 ** min(attempts + 1, 10), 600)  # 2 s, 4 s, 8 s ... 10 min
     Timer.objects.filter(id=timer_id, token=token, done_at__isnull=True).update(
         attempts=attempts + 1, last_error=error[:4000], due_at=now + timedelta(seconds=delay)
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from argparse import ArgumentParser
@@ -8,7 +9,11 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from tocsin.engine.management.commands.tocsin_web import add_bind_arguments, run_web
+from tocsin.engine.management.commands.tocsin_web import (
+    add_bind_arguments,
+    exit_on_stop_signals,
+    run_web,
+)
 
 
 class Command(BaseCommand):
@@ -18,6 +23,7 @@ class Command(BaseCommand):
         add_bind_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        exit_on_stop_signals()  # a stop signal at any point below still runs the finally
         call_command("migrate", interactive=False, verbosity=0)
         # The worker is its own process: it competes with request handling for nothing but the
         # database, and a crash in either leaves the other running until we stop it.
@@ -25,6 +31,10 @@ class Command(BaseCommand):
         try:
             run_web(host=options["host"], port=options["port"])
         finally:
+            # Stopping the worker is bounded (15 s, then SIGKILL): a repeated signal must not
+            # interrupt it and leave the worker running without us.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
             worker.terminate()
             try:
                 worker.wait(timeout=15)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import signal
 from argparse import ArgumentParser
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -12,8 +14,24 @@ def add_bind_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def exit_on_stop_signals() -> None:
+    """Make SIGINT/SIGTERM end the process with SystemExit(0), so ``finally`` blocks run.
+
+    uvicorn handles both signals while it serves, shuts down gracefully, then restores the
+    previous handlers and re-raises the signal. With the default SIGTERM action that re-raise
+    killed the process on the spot: no cleanup ran (``tocsin serve`` orphaned its worker).
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
+
+
 def run_web(*, host: str, port: int) -> None:
-    """Serve the ASGI application (UI, API, ingestion) until SIGINT/SIGTERM."""
+    """Serve the ASGI application (UI, API, ingestion) until SIGINT/SIGTERM (exit status 0)."""
+    exit_on_stop_signals()
     uvicorn.run(
         "tocsin.asgi:application",
         host=host,

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tocsin.accounts.models import User
+from tocsin.alerts.models import Service
+from tocsin.incidents.models import Incident
+from tocsin.incidents.selectors import incident_get, incident_list
+from tocsin.incidents.services import (
+    IncidentError,
+    incident_acknowledge,
+    incident_create,
+    incident_resolve,
+)
+
+
+class Command(BaseCommand):
+    help = "Declare, acknowledge, resolve and list incidents."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        declare = sub.add_parser("declare", help="declare an incident by hand")
+        declare.add_argument("--title", required=True)
+        declare.add_argument("--severity", default="")
+        declare.add_argument("--service", help="service name")
+        declare.add_argument("--summary", default="")
+        declare.add_argument("--as", dest="as_email", help="e-mail of the person declaring")
+        for name in ("ack", "resolve"):
+            action = sub.add_parser(name, help=f"{name} an incident")
+            action.add_argument("incident", help="number (42 or #42) or id")
+            action.add_argument("--as", dest="as_email", help="e-mail of the person acting")
+            action.add_argument("--message", default="")
+        listing = sub.add_parser("list", help="list incidents, open first")
+        listing.add_argument("--status", help="open, triggered, acknowledged or resolved")
+        listing.add_argument("--limit", type=int, default=50)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "list":
+            self._list(options)
+        elif action == "declare":
+            self._declare(options)
+        else:
+            self._act(action, options)
+
+    def _person(self, email: str | None) -> User | None:
+        if not email:
+            return None
+        user = User.objects.filter(email=email.strip().lower()).first()
+        if user is None:
+            raise CommandError(f"--as: no user {email!r}")
+        return user
+
+    def _declare(self, options: dict[str, Any]) -> None:
+        service = None
+        if options["service"]:
+            service = Service.objects.filter(name=options["service"]).first()
+            if service is None:
+                raise CommandError(f"--service: no service named {options['service']!r}")
+        incident = incident_create(
+            title=options["title"],
+            severity=options["severity"],
+            service=service,
+            summary=options["summary"],
+            by=self._person(options["as_email"]),
+            actor_label="cli",
+        )
+        self.stdout.write(self._line(incident))
+
+    def _act(self, action: str, options: dict[str, Any]) -> None:
+        incident = incident_get(ref=options["incident"])
+        if incident is None:
+            raise CommandError(f"no incident {options['incident']!r}")
+        service = incident_acknowledge if action == "ack" else incident_resolve
+        try:
+            incident = service(
+                incident=incident,
+                by=self._person(options["as_email"]),
+                actor_label="cli",
+                message=options["message"],
+            )
+        except IncidentError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self._line(incident))
+
+    def _list(self, options: dict[str, Any]) -> None:
+        for incident in incident_list(status=options["status"])[: options["limit"]]:
+            self.stdout.write(self._line(incident))
+
+    @staticmethod
+    def _line(incident: Incident) -> str:
+        service = incident.service.name if incident.service else "-"
+        severity = incident.severity or "-"
+        return (
+            f"#{incident.number}\t{incident.status}\t{severity}\t{service}\t{incident.title}"
+            f"\t{incident.public_id}"
+        )
