@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
 
 from tocsin.api.urls import api
+from tocsin.notifications.views import act
 from tocsin.web.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Signed one-click links in messages; they need no login (and no CSRF token: the signed
+    # token in the URL is the credential, and it only ever names one incident and one action).
+    path("act/<str:token>/", csrf_exempt(act), name="act"),
     path("", include("tocsin.alerts.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

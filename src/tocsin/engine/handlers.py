@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from tocsin.alerts.services import alert_process
 from tocsin.engine.models import Timer
+from tocsin.escalation.services import STEP, escalation_step
 
 Handler = Callable[[Timer], None]
 
@@ -14,6 +15,12 @@ def _alert_process(timer: Timer) -> None:
     alert_process(alert_id=int(timer.payload["alert"]))
 
 
+def _escalation_step(timer: Timer) -> None:
+    assert timer.incident_id is not None
+    escalation_step(incident_id=timer.incident_id, payload=timer.payload)
+
+
 HANDLERS: dict[str, Handler] = {
     "alert.process": _alert_process,
+    STEP: _escalation_step,
 }

@@ -18,6 +18,7 @@ from django.utils import timezone
 from tocsin.engine.handlers import HANDLERS
 from tocsin.engine.models import Timer, WorkerHeartbeat
 from tocsin.engine.services import timer_claim, timer_finish, timer_retry_later
+from tocsin.notifications.sender import deliveries_send_due
 
 log = logging.getLogger("tocsin.worker")
 
@@ -62,13 +63,19 @@ def run_timer(timer: Timer) -> bool:
     return True
 
 
-def run_once(*, limit: int = BATCH) -> int:
+def run_timers(*, limit: int = BATCH) -> int:
     """Run every timer due now (up to ``limit``); return how many completed."""
     now = timezone.now()
     due = list(
         Timer.objects.filter(done_at__isnull=True, due_at__lte=now).order_by("due_at", "id")[:limit]
     )
     return sum(run_timer(t) for t in due)
+
+
+def run_once(*, limit: int = BATCH) -> int:
+    """One worker iteration: due timers, then the deliveries they (or earlier ones) made due."""
+    done = run_timers(limit=limit)
+    return done + deliveries_send_due(limit=limit)
 
 
 def worker_name() -> str:

@@ -97,6 +97,10 @@ def incident_create(
         data={"severity": severity, "service": service.name if service else None},
         at=at,
     )
+    # Imported here: escalation builds on incidents, and paging starts with the incident.
+    from tocsin.escalation.services import escalation_start
+
+    escalation_start(incident=incident, at=at)
     return incident
 
 
@@ -111,6 +115,11 @@ def incident_open_for_group(*, service: Service | None, group_key: str) -> Incid
         .order_by("-id")
         .first()
     )
+
+
+def incident_rotate_token(*, incident: Incident) -> None:
+    """Invalidate every escalation step planned so far (DESIGN rule 4)."""
+    _rotate_token(incident)
 
 
 def _rotate_token(incident: Incident) -> None:

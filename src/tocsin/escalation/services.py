@@ -1,0 +1,146 @@
+"""Escalation writes: start an incident's escalation and run its steps (worker)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from tocsin.engine.services import timer_schedule
+from tocsin.escalation.models import EscalationPolicy, EscalationRun
+from tocsin.escalation.selectors import policy_snapshot, resolve_targets, target_label
+from tocsin.incidents.models import Incident
+from tocsin.incidents.services import incident_rotate_token, timeline_add
+from tocsin.notifications.services import page_user
+
+STEP = "escalation.step"
+REPEAT_PAUSE = timedelta(minutes=5)  # between passes when the last level has no wait
+
+
+def _schedule_step(*, incident: Incident, level: int, iteration: int, due_at: datetime) -> None:
+    token = incident.escalation_token
+    timer_schedule(
+        kind=STEP,
+        due_at=due_at,
+        incident_id=incident.pk,
+        payload={"token": token, "level": level, "iteration": iteration},
+        key=f"esc:{incident.pk}:{token}:{iteration}:{level}",
+    )
+
+
+def escalation_start(*, incident: Incident, at: datetime | None = None) -> EscalationRun | None:
+    """Snapshot the service's policy onto the incident and schedule its first level."""
+    service = incident.service
+    if service is None or not service.escalation_policy:
+        return None
+    policy = EscalationPolicy.objects.filter(name=service.escalation_policy).first()
+    if policy is None:
+        timeline_add(
+            incident=incident,
+            kind="escalation_missing",
+            message=f"Escalation policy {service.escalation_policy!r} does not exist: nobody paged",
+        )
+        return None
+    at = at or timezone.now()
+    run, created = EscalationRun.objects.get_or_create(
+        incident=incident,
+        defaults={
+            "policy_name": policy.name,
+            "snapshot": policy_snapshot(policy=policy),
+            "started_at": at,
+        },
+    )
+    if created:
+        _schedule_step(incident=incident, level=0, iteration=0, due_at=at)
+    return run
+
+
+def escalation_step(*, incident_id: int, payload: dict[str, Any]) -> None:
+    """Page one level, then schedule the next; a stale token (ack, resolve) ends the run."""
+    incident = Incident.objects.select_related("service").filter(pk=incident_id).first()
+    if incident is None or incident.status != Incident.Status.TRIGGERED:
+        return
+    if incident.escalation_token != payload["token"]:
+        return  # fencing: acknowledged/re-routed since this step was planned
+    run = EscalationRun.objects.filter(incident=incident).first()
+    if run is None:
+        return
+    levels = run.snapshot.get("levels", [])
+    level, iteration = int(payload["level"]), int(payload["iteration"])
+    if level >= len(levels):
+        return
+    now = timezone.now()
+    _page_level(incident=incident, run=run, level=level, iteration=iteration, now=now)
+    _plan_next(incident=incident, run=run, level=level, iteration=iteration, now=now)
+
+
+def _page_level(
+    *, incident: Incident, run: EscalationRun, level: int, iteration: int, now: datetime
+) -> None:
+    targets = run.snapshot["levels"][level]["targets"]
+    recipients = resolve_targets(targets, now)
+    step_key = f"{incident.escalation_token}:{iteration}:{level}"
+    for r in recipients:
+        page_user(
+            incident=incident,
+            user=r.user,
+            step_key=step_key,
+            reason=f"escalation level {level + 1} ({r.via})",
+            now=now,
+        )
+    names = [str(r.user) for r in recipients]
+    timeline_add(
+        incident=incident,
+        kind="escalated" if level or iteration else "paged",
+        actor_label="escalation",
+        new=f"level {level + 1}",
+        message=(
+            f"Paged {', '.join(names)}"
+            if names
+            else f"Level {level + 1} reached nobody ({', '.join(map(target_label, targets))})"
+        ),
+        data={
+            "level": level,
+            "iteration": iteration,
+            "users": [r.user.email for r in recipients],
+            "targets": targets,
+        },
+        at=now,
+    )
+    run.level, run.iteration = level, iteration
+    run.save(update_fields=["level", "iteration"])
+
+
+def _plan_next(
+    *, incident: Incident, run: EscalationRun, level: int, iteration: int, now: datetime
+) -> None:
+    levels = run.snapshot["levels"]
+    wait = timedelta(seconds=levels[level]["wait_seconds"])
+    if level + 1 < len(levels):
+        _schedule_step(incident=incident, level=level + 1, iteration=iteration, due_at=now + wait)
+    elif iteration < run.snapshot.get("repeat", 0):
+        _schedule_step(
+            incident=incident, level=0, iteration=iteration + 1, due_at=now + (wait or REPEAT_PAUSE)
+        )
+    else:
+        run.finished_at = now
+        run.save(update_fields=["finished_at"])
+
+
+def escalation_escalate_now(*, incident: Incident, message: str = "") -> None:
+    """Page the next level at once (manual "escalate now")."""
+    run = EscalationRun.objects.filter(incident=incident).first()
+    if run is None:
+        return
+    levels = run.snapshot.get("levels", [])
+    nxt = run.level + 1
+    level, iteration = (
+        (nxt, run.iteration) if nxt < len(levels) else (len(levels) - 1, run.iteration)
+    )
+    timeline_add(
+        incident=incident, kind="escalate_requested", message=message, new=f"level {level + 1}"
+    )
+    # A new token retires the step that was waiting, so the level is not paged twice.
+    incident_rotate_token(incident=incident)
+    _schedule_step(incident=incident, level=level, iteration=iteration, due_at=timezone.now())

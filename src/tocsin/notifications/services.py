@@ -1,0 +1,109 @@
+"""Delivery writes: turn a page into rows per the person's own notification rules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tocsin.accounts.models import ContactMethod, User
+from tocsin.incidents.models import Incident
+from tocsin.notifications.models import Delivery
+
+
+def _rules(user: User) -> list[tuple[int, ContactMethod]]:
+    """(delay seconds, contact method) per the person's rules; first contact method at once."""
+    rules = [
+        (rule.after_seconds, rule.contact_method)
+        for rule in user.notification_rules.select_related("contact_method")
+    ]
+    if rules:
+        return rules
+    first = user.contact_methods.order_by("position", "id").first()
+    return [(0, first)] if first else []
+
+
+def _fallback(method: ContactMethod) -> ContactMethod | None:
+    """The person's next working contact method after a failing one."""
+    return (
+        ContactMethod.objects.filter(user_id=method.user_id, status=ContactMethod.Status.OK)
+        .exclude(pk=method.pk)
+        .order_by("position", "id")
+        .first()
+    )
+
+
+def delivery_create(
+    *,
+    key: str,
+    incident: Incident | None,
+    user: User,
+    method: ContactMethod,
+    due_at: datetime,
+    reason: str,
+    kind: str = "page",
+) -> Delivery | None:
+    """Create one delivery row; None if a row with this key already exists (idempotent)."""
+    try:
+        with transaction.atomic():
+            return Delivery.objects.create(
+                key=key[:255],
+                incident=incident,
+                user=user,
+                contact_method=method,
+                transport=method.kind,
+                target=method.target,
+                kind=kind,
+                reason=reason[:500],
+                due_at=due_at,
+            )
+    except IntegrityError:
+        return None
+
+
+def page_user(
+    *, incident: Incident, user: User, step_key: str, reason: str, now: datetime | None = None
+) -> list[Delivery]:
+    """Page a person for an incident through their rules (email now, chat after 2 min ...).
+
+    ``step_key`` names the escalation step (token, iteration, level), so a step that runs twice
+    after a worker crash finds its rows already there and pages nobody twice.
+    """
+    now = now or timezone.now()
+    created = []
+    for after, method in _rules(user):
+        if method.status == ContactMethod.Status.FAILING:
+            replacement = _fallback(method)
+            if replacement is None:
+                continue
+            method = replacement
+        delivery = delivery_create(
+            key=f"page:{incident.pk}:{step_key}:{user.pk}:{method.pk}:{after}",
+            incident=incident,
+            user=user,
+            method=method,
+            due_at=now + timedelta(seconds=after),
+            reason=reason,
+        )
+        if delivery is not None:
+            created.append(delivery)
+    return created
+
+
+def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
+    """After a permanent failure, tell the person through their next contact method."""
+    if delivery.contact_method is None or delivery.user is None:
+        return None
+    method = _fallback(delivery.contact_method)
+    if method is None:
+        return None
+    return delivery_create(
+        key=f"fallback:{delivery.pk}:{method.pk}",
+        incident=delivery.incident,
+        user=delivery.user,
+        method=method,
+        due_at=timezone.now(),
+        reason=f"{delivery.reason} (fallback: {delivery.contact_method.name} failed)",
+        kind="fallback",
+    )

@@ -1,0 +1,61 @@
+"""On-call reads: who is on call at an instant, final shifts, gaps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from tocsin.accounts.models import User
+from tocsin.oncall import rotation
+from tocsin.oncall.models import Schedule
+
+GAP_HORIZON = timedelta(days=14)
+
+
+def schedule_spec(*, schedule: Schedule) -> rotation.Schedule:
+    """The schedule as the resolver sees it (people identified by e-mail)."""
+    layers = [
+        rotation.Layer(
+            participants=[m.user.email for m in layer.members.all()],
+            start=layer.start,
+            rotation=layer.rotation,  # type: ignore[arg-type]
+            every=timedelta(seconds=layer.every_seconds),
+            handoff_day=layer.handoff_day,
+            handoff_time=layer.handoff_time,
+        )
+        for layer in schedule.layers.prefetch_related("members__user")
+    ]
+    overrides = [
+        rotation.Override(o.user.email, o.start, o.end)
+        for o in schedule.overrides.select_related("user").order_by("created_at", "id")
+    ]
+    return rotation.Schedule(schedule.name, schedule.timezone, layers, overrides)
+
+
+def _users_by_email(emails: list[str]) -> dict[str, User]:
+    return {u.email: u for u in User.objects.filter(email__in=emails, is_active=True)}
+
+
+def oncall_users_at(*, schedule: Schedule, at: datetime | None = None) -> list[User]:
+    """The people on call for ``schedule`` at ``at`` (now by default); empty in a gap."""
+    who, _source = rotation.oncall_at(schedule_spec(schedule=schedule), at or timezone.now())
+    if who is None:
+        return []
+    user = _users_by_email([who]).get(who)
+    return [user] if user else []
+
+
+def schedule_shifts(
+    *, schedule: Schedule, start: datetime, end: datetime
+) -> list[tuple[rotation.Shift, User | None]]:
+    """Final shifts between ``start`` and ``end``, each with its person (None in a gap)."""
+    result = rotation.shifts(schedule_spec(schedule=schedule), start, end)
+    people = _users_by_email([s.who for s in result if s.who])
+    return [(s, people.get(s.who) if s.who else None) for s in result]
+
+
+def schedule_gaps(*, schedule: Schedule, start: datetime | None = None) -> list[rotation.Shift]:
+    """Stretches in the next 14 days with nobody on call."""
+    start = start or timezone.now()
+    return rotation.gaps(schedule_spec(schedule=schedule), start, start + GAP_HORIZON)
