@@ -6,12 +6,24 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tocsin.engine.models import Timer
 
 LEASE = timedelta(seconds=60)
+CHANNEL = "tocsin_work"
+
+
+def wake_worker() -> None:
+    """On PostgreSQL, wake sleeping workers when the current transaction commits.
+
+    NOTIFY is transactional (delivered at commit, dropped on rollback) and PostgreSQL folds
+    identical notifications of one transaction into one. SQLite workers poll instead.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {CHANNEL}")
 
 
 def timer_schedule(
@@ -32,18 +44,22 @@ def timer_schedule(
     )
     if key is None:
         timer.save()
-        return timer
-    try:
-        with transaction.atomic():
-            timer.save()
-    except IntegrityError:
-        return None
+    else:
+        try:
+            with transaction.atomic():
+                timer.save()
+        except IntegrityError:
+            return None
+    if timer.due_at <= timezone.now():
+        wake_worker()
     return timer
 
 
 def timers_schedule_many(timers: list[Timer]) -> None:
     """Insert many key-less timers in one statement (used by alert ingestion)."""
     Timer.objects.bulk_create(timers)
+    if timers:
+        wake_worker()
 
 
 def timer_claim(*, timer_id: int, token: uuid.UUID, now: datetime) -> uuid.UUID | None:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tocsin.accounts.models import ContactMethod, User
+from tocsin.engine.services import wake_worker
 from tocsin.incidents.models import Incident
 from tocsin.notifications.models import Delivery
 
@@ -47,7 +48,7 @@ def delivery_create(
     """Create one delivery row; None if a row with this key already exists (idempotent)."""
     try:
         with transaction.atomic():
-            return Delivery.objects.create(
+            delivery = Delivery.objects.create(
                 key=key[:255],
                 incident=incident,
                 user=user,
@@ -60,6 +61,9 @@ def delivery_create(
             )
     except IntegrityError:
         return None
+    if due_at <= timezone.now():
+        wake_worker()
+    return delivery
 
 
 def page_user(

@@ -6,6 +6,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
+from tocsin.engine.selectors import overdue_work
 from tocsin.engine.worker import worker_alive
 
 
@@ -25,12 +26,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
         if beat
         else {"ok": False, "error": "no worker heartbeat in the last 30 s"}
     )
-    status = "ok" if beat else "degraded"
+    overdue = overdue_work()
+    audit: dict[str, object] = {
+        "ok": not overdue.alert,
+        "overdue_timers": overdue.timers,
+        "overdue_deliveries": overdue.deliveries,
+    }
+    if overdue.alert:
+        audit["error"] = overdue.describe()
+    status = "ok" if beat and not overdue.alert else "degraded"
     return JsonResponse(
         {
             "status": status,
             "time": timezone.now().isoformat(),
             "database": database,
             "worker": worker,
+            "audit": audit,
         }
     )

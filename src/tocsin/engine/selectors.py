@@ -1,0 +1,46 @@
+"""Engine reads: the auditor's view of work that should have happened already."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from tocsin.engine.models import Timer
+from tocsin.notifications.models import Delivery
+
+OVERDUE_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Overdue:
+    timers: int
+    deliveries: int
+    oldest_due_at: datetime | None
+
+    @property
+    def alert(self) -> bool:
+        return bool(self.timers or self.deliveries)
+
+    def describe(self) -> str:
+        return (
+            f"{self.timers} timer(s) and {self.deliveries} notification(s) overdue by more than "
+            f"a minute (oldest due {self.oldest_due_at:%Y-%m-%d %H:%M:%S} UTC): "
+            "is a worker running?"
+        )
+
+
+def overdue_work(*, now: datetime | None = None) -> Overdue:
+    """Timers and deliveries due more than a minute ago and still not done (partial indexes)."""
+    limit = (now or timezone.now()) - OVERDUE_AFTER
+    # Failing timers wait on their own backoff (their due_at moves forward), so only work the
+    # worker never got to shows up here.
+    timers = Timer.objects.filter(done_at__isnull=True, due_at__lt=limit)
+    deliveries = Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lt=limit)
+    oldest = [
+        qs.order_by("due_at").values_list("due_at", flat=True).first()
+        for qs in (timers, deliveries)
+    ]
+    present = [t for t in oldest if t is not None]
+    return Overdue(timers.count(), deliveries.count(), min(present) if present else None)
