@@ -53,6 +53,10 @@ class Delivery(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Storms: deliveries folded into one message point at the delivery that carried them.
+    bundled_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bundled"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -60,6 +64,7 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="delivery_pending"),
             models.Index(fields=["user", "created_at"], name="delivery_user_time"),
+            models.Index(fields=["target", "sent_at"], name="delivery_target_sent"),
         ]
 
     def __str__(self) -> str:

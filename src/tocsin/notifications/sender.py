@@ -3,21 +3,26 @@
 Sending happens outside any database transaction (a slow SMTP server must not hold the write
 lock). The claim (attempts + 1, lease) commits before sending; a worker killed between sending
 and recording re-sends after the lease: at-least-once, with the window one network call wide.
+
+Storms: deliveries due at the same moment for the same destination go out as one message, and
+each destination gets at most ``RATE_PER_MINUTE`` messages a minute; the rest wait and are
+bundled into the next message. Every delivery row stays, pointing at the message that carried it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils import timezone
 
 from tocsin.accounts.models import ContactMethod
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import timeline_add
-from tocsin.notifications.messages import page_message
+from tocsin.notifications.messages import bundle_message, page_message
 from tocsin.notifications.models import Delivery
 from tocsin.notifications.services import delivery_fallback
 from tocsin.notifications.transports import TRANSPORTS, TransportError
@@ -26,73 +31,89 @@ log = logging.getLogger("tocsin.notifications")
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
+RATE_PER_MINUTE = 4
+WINDOW = timedelta(minutes=1)
 
 
 def backoff(attempt: int) -> timedelta:
-    """Exponential backoff with full jitter: up to 5 s, 10 s, 20 s ... capped at 10 minutes."""
+    """Exponential backoff with jitter: about 5 s, 10 s, 20 s ... capped at 10 minutes."""
     cap = min(5 * 2 ** (attempt - 1), 600)
     return timedelta(seconds=random.uniform(cap / 2, cap))
 
 
 def _claim(delivery: Delivery, now: datetime) -> bool:
-    return (
-        Delivery.objects.filter(
-            pk=delivery.pk,
-            status=Delivery.Status.PENDING,
-            attempts=delivery.attempts,
-            due_at__lte=now,
-        ).update(attempts=F("attempts") + 1, due_at=now + LEASE)
-        == 1
-    )
+    claimed = Delivery.objects.filter(
+        pk=delivery.pk,
+        status=Delivery.Status.PENDING,
+        attempts=delivery.attempts,
+        due_at__lte=now,
+    ).update(attempts=F("attempts") + 1, due_at=now + LEASE)
+    if claimed:
+        delivery.attempts += 1
+    return claimed == 1
 
 
-def _finish(delivery: Delivery, attempts: int, **fields: object) -> None:
-    Delivery.objects.filter(pk=delivery.pk, attempts=attempts).update(**fields)
+def _finish(delivery: Delivery, **fields: object) -> None:
+    Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).update(**fields)
 
 
-def delivery_send(delivery: Delivery, now: datetime | None = None) -> bool:
-    """Claim and send one due delivery; True when it was handed to its transport."""
-    now = now or timezone.now()
-    if not _claim(delivery, now):
-        return False
-    attempts = delivery.attempts + 1
+def _still_wanted(delivery: Delivery) -> bool:
     incident = delivery.incident
     if (
         delivery.only_if_triggered
         and incident is not None
-        and incident.status != Incident.Status.TRIGGERED
+        and (incident.status != Incident.Status.TRIGGERED)
     ):
         _finish(
             delivery,
-            attempts,
             status=Delivery.Status.CANCELLED,
             error=f"not sent: incident {incident.status}",
         )
         return False
-    transport = TRANSPORTS.get(delivery.transport)
-    try:
-        if transport is None:
-            raise TransportError(f"unknown transport {delivery.transport!r}", permanent=True)
-        transport.send(delivery.target, page_message(delivery))
-    except TransportError as exc:
-        _failed(delivery, attempts, exc)
-        return False
-    _finish(delivery, attempts, status=Delivery.Status.SENT, sent_at=timezone.now(), error="")
-    if delivery.contact_method_id:
-        ContactMethod.objects.filter(pk=delivery.contact_method_id).exclude(
-            status=ContactMethod.Status.OK
-        ).update(status=ContactMethod.Status.OK, last_error="")
     return True
 
 
-def _failed(delivery: Delivery, attempts: int, exc: TransportError) -> None:
-    log.warning("delivery %s (%s) failed: %s", delivery.pk, delivery.transport, exc.message)
-    if not exc.permanent and attempts < MAX_ATTEMPTS:
+def _send_group(deliveries: list[Delivery], now: datetime) -> int:
+    """Send one message for deliveries to one destination; return how many it carried."""
+    claimed = [d for d in deliveries if _claim(d, now)]
+    wanted = [d for d in claimed if _still_wanted(d)]
+    if not wanted:
+        return 0
+    leader = wanted[0]
+    transport = TRANSPORTS.get(leader.transport)
+    message = page_message(leader) if len(wanted) == 1 else bundle_message(wanted)
+    try:
+        if transport is None:
+            raise TransportError(f"unknown transport {leader.transport!r}", permanent=True)
+        transport.send(leader.target, message)
+    except TransportError as exc:
+        for d in wanted:
+            _failed(d, exc)
+        return 0
+    sent_at = timezone.now()
+    for d in wanted:
         _finish(
-            delivery, attempts, error=exc.message[:2000], due_at=timezone.now() + backoff(attempts)
+            d,
+            status=Delivery.Status.SENT,
+            sent_at=sent_at,
+            error="",
+            bundled_into=None if d is leader else leader,
+        )
+    if leader.contact_method_id:
+        ContactMethod.objects.filter(pk=leader.contact_method_id).exclude(
+            status=ContactMethod.Status.OK
+        ).update(status=ContactMethod.Status.OK, last_error="")
+    return len(wanted)
+
+
+def _failed(delivery: Delivery, exc: TransportError) -> None:
+    log.warning("delivery %s (%s) failed: %s", delivery.pk, delivery.transport, exc.message)
+    if not exc.permanent and delivery.attempts < MAX_ATTEMPTS:
+        _finish(
+            delivery, error=exc.message[:2000], due_at=timezone.now() + backoff(delivery.attempts)
         )
         return
-    _finish(delivery, attempts, status=Delivery.Status.FAILED, error=exc.message[:2000])
+    _finish(delivery, status=Delivery.Status.FAILED, error=exc.message[:2000])
     if delivery.contact_method_id:
         ContactMethod.objects.filter(pk=delivery.contact_method_id).update(
             status=ContactMethod.Status.FAILING,
@@ -112,12 +133,43 @@ def _failed(delivery: Delivery, attempts: int, exc: TransportError) -> None:
         )
 
 
-def deliveries_send_due(*, limit: int = 100) -> int:
-    """Send every delivery due now (up to ``limit``); return how many were sent."""
+def _rate_limited_until(target: str, now: datetime) -> datetime | None:
+    """When ``target`` may get its next message, if it had its fill this minute."""
+    recent = Delivery.objects.filter(
+        target=target,
+        sent_at__gte=now - WINDOW,
+        bundled_into__isnull=True,
+        status=Delivery.Status.SENT,
+    )
+    if recent.count() < RATE_PER_MINUTE:
+        return None
+    oldest = recent.aggregate(t=Min("sent_at"))["t"]
+    return (oldest or now) + WINDOW
+
+
+def delivery_send(delivery: Delivery, now: datetime | None = None) -> bool:
+    """Claim and send one due delivery; True when it was handed to its transport."""
+    return _send_group([delivery], now or timezone.now()) == 1
+
+
+def deliveries_send_due(*, limit: int = 500) -> int:
+    """Send what is due now, one message per destination; return deliveries handed over."""
     now = timezone.now()
     due = (
         Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lte=now)
         .select_related("incident__service", "user")
         .order_by("due_at", "id")[:limit]
     )
-    return sum(delivery_send(d, now) for d in list(due))
+    groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+    for delivery in due:
+        groups[(delivery.transport, delivery.target)].append(delivery)
+    handed = 0
+    for (_transport, target), items in groups.items():
+        until = _rate_limited_until(target, now)
+        if until is not None:
+            Delivery.objects.filter(
+                pk__in=[d.pk for d in items], status=Delivery.Status.PENDING
+            ).update(due_at=until)
+            continue
+        handed += _send_group(items, now)
+    return handed

@@ -1,0 +1,75 @@
+"""An alert storm must not become a paging storm: bundle per person, rate-limit, drop nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+
+from tests.factories import person, policy
+from tocsin.alerts.models import Service
+from tocsin.engine.worker import run_once
+from tocsin.incidents.services import incident_create
+from tocsin.notifications.models import Delivery
+from tocsin.notifications.sender import RATE_PER_MINUTE
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # Saturday 03:00 in New York
+
+
+@pytest.fixture
+def noisy(db: None) -> Service:
+    person("bob@example.com")
+    policy("Bob", [([{"user": "bob@example.com"}], 0)])
+    return Service.objects.create(name="Noisy", escalation_policy="Bob")
+
+
+def test_thirty_incidents_at_once_reach_bob_as_one_message(noisy: Service) -> None:
+    with time_machine.travel(T0, tick=False):
+        for n in range(30):
+            incident_create(title=f"disk {n} full", service=noisy)
+        run_once()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject.startswith("[Tocsin] 30 incidents need you")
+    assert "#30" in mail.outbox[0].body
+    deliveries = Delivery.objects.all()
+    assert deliveries.count() == 30
+    assert {d.status for d in deliveries} == {"sent"}
+    assert deliveries.filter(bundled_into__isnull=False).count() == 29
+
+
+def test_after_the_rate_limit_the_rest_wait_and_come_as_one_message(noisy: Service) -> None:
+    for second in range(RATE_PER_MINUTE + 3):
+        with time_machine.travel(T0 + timedelta(seconds=second), tick=False):
+            incident_create(title=f"blip {second}", service=noisy)
+            run_once()
+    assert len(mail.outbox) == RATE_PER_MINUTE
+    waiting = Delivery.objects.filter(status="pending")
+    assert waiting.count() == 3
+    with time_machine.travel(T0 + timedelta(seconds=61), tick=False):
+        run_once()
+    assert len(mail.outbox) == RATE_PER_MINUTE + 1
+    assert mail.outbox[-1].subject.startswith("[Tocsin] 3 incidents need you")
+    assert not Delivery.objects.filter(status="pending").exists()
+
+
+def test_a_bundle_leaves_out_incidents_acknowledged_meanwhile(db: None) -> None:
+    from tocsin.incidents.services import incident_acknowledge
+
+    person("dave@example.com", rules=[(120, "email", "dave@example.com")])  # mail after 2 min
+    policy("Dave", [([{"user": "dave@example.com"}], 0)])
+    service = Service.objects.create(name="Slow", escalation_policy="Dave")
+    with time_machine.travel(T0, tick=False):
+        first = incident_create(title="a", service=service)
+        incident_create(title="b", service=service)
+        incident_create(title="c", service=service)
+        run_once()  # plans the three pages for T0 + 2 min
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        incident_acknowledge(incident=first)
+    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
+        run_once()
+    assert len(mail.outbox) == 1
+    assert "2 incidents" in mail.outbox[0].subject
+    assert Delivery.objects.filter(status="cancelled").count() == 1
