@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from tocsin.durations import Duration, format_duration, parse_duration
 from tocsin.oncall.rotation import Layer, Override, Schedule, gaps, oncall_at, shifts
 
 NY = ZoneInfo("America/New_York")
@@ -136,25 +133,3 @@ def test_gaps_are_reported() -> None:
     holes = gaps(s, datetime(2026, 12, 1, tzinfo=NY), datetime(2026, 12, 15, tzinfo=NY))
     assert len(holes) == 1
     assert holes[0].end == datetime(2026, 12, 7, 9, 0, tzinfo=NY)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("90s", Duration(90)),
-        ("15m", Duration(900)),
-        ("1h30m", Duration(5400)),
-        ("3d", Duration(259_200)),
-        ("1w", Duration(604_800)),
-        ("3bd", Duration(business_days=3)),
-    ],
-)
-def test_durations_parse_and_print_back(text: str, expected: Duration) -> None:
-    assert parse_duration(text) == expected
-    assert parse_duration(format_duration(expected)) == expected
-
-
-@pytest.mark.parametrize("text", ["15mins", "", "h", "1.5h", "-5m", "3bd2h", "15 m"])
-def test_bad_durations_are_refused_with_an_example(text: str) -> None:
-    with pytest.raises(ValueError, match=r"invalid duration .*e\.g\. "):
-        parse_duration(text)

@@ -11,6 +11,7 @@ from tocsin import __version__
 from tocsin.alerts.models import Alert, Service
 from tocsin.alerts.selectors import integration_url
 from tocsin.api.auth import BearerToken, session_auth
+from tocsin.api.oncall import router as oncall_router
 from tocsin.api.schemas import (
     AlertOut,
     ErrorOut,
@@ -40,6 +41,9 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=[BearerToken(), session_auth],
 )
+
+
+api.add_router("/", oncall_router)
 
 
 class IncidentFilter(Schema):

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from tocsin.accounts.models import User
 from tocsin.engine.services import timer_schedule
 from tocsin.escalation.models import EscalationPolicy, EscalationRun
 from tocsin.escalation.selectors import policy_snapshot, resolve_targets, target_label
@@ -128,19 +129,50 @@ def _plan_next(
         run.save(update_fields=["finished_at"])
 
 
-def escalation_escalate_now(*, incident: Incident, message: str = "") -> None:
+def escalation_escalate_now(
+    *, incident: Incident, by: User | None = None, message: str = ""
+) -> None:
     """Page the next level at once (manual "escalate now")."""
     run = EscalationRun.objects.filter(incident=incident).first()
     if run is None:
+        timeline_add(
+            incident=incident,
+            kind="escalate_requested",
+            actor=by,
+            message=message,
+            new="no escalation policy",
+        )
         return
     levels = run.snapshot.get("levels", [])
-    nxt = run.level + 1
-    level, iteration = (
-        (nxt, run.iteration) if nxt < len(levels) else (len(levels) - 1, run.iteration)
-    )
+    level = min(run.level + 1, len(levels) - 1)
     timeline_add(
-        incident=incident, kind="escalate_requested", message=message, new=f"level {level + 1}"
+        incident=incident,
+        kind="escalate_requested",
+        actor=by,
+        message=message,
+        new=f"level {level + 1}",
     )
-    # A new token retires the step that was waiting, so the level is not paged twice.
+    # A new token retires the step that was waiting, so no level is paged twice.
     incident_rotate_token(incident=incident)
-    _schedule_step(incident=incident, level=level, iteration=iteration, due_at=timezone.now())
+    _schedule_step(incident=incident, level=level, iteration=run.iteration, due_at=timezone.now())
+
+
+def escalation_page_directly(
+    *, incident: Incident, people: list[User], by: User | None = None, message: str = ""
+) -> None:
+    """Page chosen people now, outside the policy (they get the usual one-click links)."""
+    event = timeline_add(
+        incident=incident,
+        kind="escalate_requested",
+        actor=by,
+        message=message,
+        new=", ".join(p.email for p in people),
+        data={"users": [p.email for p in people]},
+    )
+    for person in people:
+        page_user(
+            incident=incident,
+            user=person,
+            step_key=f"manual:{event.pk}",
+            reason=f"paged by {by or 'a responder'}" + (f": {message}" if message else ""),
+        )

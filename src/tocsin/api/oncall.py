@@ -1,0 +1,185 @@
+"""On-call, schedules, manual escalation and readiness endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from tocsin.accounts.models import Role, User
+from tocsin.escalation.models import EscalationPolicy
+from tocsin.escalation.readiness import readiness
+from tocsin.escalation.selectors import resolve_targets
+from tocsin.escalation.services import escalation_escalate_now, escalation_page_directly
+from tocsin.incidents.selectors import incident_get
+from tocsin.oncall.models import Schedule
+from tocsin.oncall.selectors import oncall_users_at, schedule_gaps, schedule_shifts
+
+router = Router(tags=["on-call"])
+MAX_RANGE = timedelta(days=92)
+
+
+class PersonOut(Schema):
+    email: str
+    name: str
+
+
+class ScheduleOnCall(Schema):
+    id: str
+    name: str
+    timezone: str
+    oncall: list[PersonOut]
+    gaps_next_14_days: int
+    ical_url: str
+
+
+class LevelOnCall(Schema):
+    level: int
+    targets: list[dict[str, str]]
+    people: list[PersonOut]
+
+
+class PolicyOnCall(Schema):
+    name: str
+    levels: list[LevelOnCall]
+
+
+class OnCallOut(Schema):
+    at: datetime
+    schedules: list[ScheduleOnCall]
+    escalation_policies: list[PolicyOnCall]
+
+
+class ShiftOut(Schema):
+    start: datetime
+    end: datetime
+    person: PersonOut | None
+    source: str
+
+
+class ProblemOut(Schema):
+    kind: str
+    subject: str
+    message: str
+
+
+class ReadinessOut(Schema):
+    ready: bool
+    problems: list[ProblemOut]
+
+
+class EscalateIn(Schema):
+    message: str = Field(default="", max_length=2000)
+    user: str | None = Field(default=None, description="e-mail of a person to page now")
+    role: str | None = Field(default=None, description="role whose members to page now")
+
+
+def _person(user: User) -> PersonOut:
+    return PersonOut(email=user.email, name=str(user))
+
+
+def _aware(value: datetime | None, field: str) -> datetime:
+    if value is None:
+        return timezone.now()
+    if value.tzinfo is None:
+        raise HttpError(400, f"{field}: give a time zone offset, e.g. 2026-11-28T03:00-05:00")
+    return value
+
+
+@router.get("/oncall", response=OnCallOut)
+def oncall(request: HttpRequest, at: datetime | None = None) -> OnCallOut:
+    """Who is on call at ``at`` (default now) for every schedule and every policy level."""
+    when = _aware(at, "at")
+    schedules = [
+        ScheduleOnCall(
+            id=s.public_id,
+            name=s.name,
+            timezone=s.timezone,
+            oncall=[_person(u) for u in oncall_users_at(schedule=s, at=when)],
+            gaps_next_14_days=len(schedule_gaps(schedule=s, start=when)),
+            ical_url=f"{settings.BASE_URL}/ical/schedule/{s.feed_token}.ics",
+        )
+        for s in Schedule.objects.all()
+    ]
+    policies = [
+        PolicyOnCall(
+            name=p.name,
+            levels=[
+                LevelOnCall(
+                    level=lv.position + 1,
+                    targets=lv.targets,
+                    people=[_person(r.user) for r in resolve_targets(lv.targets, when)],
+                )
+                for lv in p.levels.all()
+            ],
+        )
+        for p in EscalationPolicy.objects.prefetch_related("levels")
+    ]
+    return OnCallOut(at=when, schedules=schedules, escalation_policies=policies)
+
+
+class ShiftRange(Schema):
+    start: datetime | None = Field(None, alias="from")
+    end: datetime | None = Field(None, alias="to")
+
+
+@router.get("/schedules/{ref}/shifts", response=list[ShiftOut])
+def shifts(request: HttpRequest, ref: str, window: Query[ShiftRange]) -> list[ShiftOut]:
+    """The final shifts of a schedule between ``from`` and ``to`` (default: the next 14 days)."""
+    schedule = (
+        Schedule.objects.filter(public_id=ref).first() or Schedule.objects.filter(name=ref).first()
+    )
+    if schedule is None:
+        raise HttpError(404, f"no schedule {ref!r}")
+    begin = _aware(window.start, "from")
+    finish = _aware(window.end, "to") if window.end else begin + timedelta(days=14)
+    if finish <= begin or finish - begin > MAX_RANGE:
+        raise HttpError(400, "to: must be after from, and at most 92 days later")
+    return [
+        ShiftOut(start=s.start, end=s.end, person=_person(u) if u else None, source=s.source)
+        for s, u in schedule_shifts(schedule=schedule, start=begin, end=finish)
+    ]
+
+
+@router.get("/readiness", response=ReadinessOut)
+def readiness_view(request: HttpRequest) -> ReadinessOut:
+    """Problems that would stop a page reaching someone, now or in the next 14 days."""
+    problems = [ProblemOut(kind=p.kind, subject=p.subject, message=p.message) for p in readiness()]
+    return ReadinessOut(ready=not problems, problems=problems)
+
+
+@router.post("/incidents/{ref}/escalate", response={202: dict[str, str]}, tags=["incidents"])
+def escalate(request: HttpRequest, ref: str, body: EscalateIn) -> tuple[int, dict[str, str]]:
+    """Escalate now: to the next level, or page a chosen person or role at once."""
+    incident = incident_get(ref=ref)
+    if incident is None:
+        raise HttpError(404, f"no incident {ref!r}")
+    if not incident.is_open:
+        raise HttpError(409, f"incident #{incident.number} is resolved")
+    by = request.user if isinstance(request.user, User) else None
+    if body.user or body.role:
+        people = _chosen(body)
+        escalation_page_directly(incident=incident, people=people, by=by, message=body.message)
+        return 202, {"detail": f"paging {', '.join(p.email for p in people)}"}
+    escalation_escalate_now(incident=incident, by=by, message=body.message)
+    return 202, {"detail": "escalating to the next level"}
+
+
+def _chosen(body: EscalateIn) -> list[User]:
+    if body.user:
+        user = User.objects.filter(email=body.user.lower(), is_active=True).first()
+        if user is None:
+            raise HttpError(400, f"user: no person {body.user!r}")
+        return [user]
+    role = Role.objects.filter(name=body.role).first()
+    if role is None:
+        raise HttpError(400, f"role: no role {body.role!r}")
+    people = list(role.members.filter(is_active=True))
+    if not people:
+        raise HttpError(400, f"role: {body.role!r} has nobody in it")
+    return people

@@ -1,0 +1,89 @@
+"""iCalendar (RFC 5545) feeds of shifts, per schedule and per person.
+
+The icalendar library does the CRLF line endings, 75-octet folding and text escaping.
+UIDs are stable hashes of (schedule, person, start), so a calendar app updates a shift in
+place when it is refreshed instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from icalendar import Alarm, Calendar, Event
+
+from tocsin import __version__
+from tocsin.accounts.models import User
+from tocsin.oncall.models import Schedule
+from tocsin.oncall.selectors import schedule_shifts
+
+HORIZON = timedelta(weeks=8)
+HISTORY = timedelta(weeks=1)
+
+
+def _uid(schedule: Schedule, email: str, start: datetime) -> str:
+    raw = f"{schedule.public_id}|{email}|{start.isoformat()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32] + "@tocsin"
+
+
+def _calendar(name: str) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", f"-//Tocsin//{__version__}//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    return cal
+
+
+def _event(schedule: Schedule, who: User, start: datetime, end: datetime, now: datetime) -> Event:
+    event = Event()
+    event.add("uid", _uid(schedule, who.email, start))
+    event.add("summary", f"On call: {schedule.name} ({who})")
+    event.add("dtstamp", now)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add(
+        "description",
+        f"{who} is on call for {schedule.name}.\n"
+        f"{settings.BASE_URL}/schedules/{schedule.public_id}/",
+    )
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", f"On call for {schedule.name} in 10 minutes")
+    alarm.add("trigger", timedelta(minutes=-10))
+    event.add_component(alarm)
+    return event
+
+
+def _shift_events(schedules: Iterable[Schedule], person: User | None, now: datetime) -> list[Event]:
+    events = []
+    for schedule in schedules:
+        for shift, who in schedule_shifts(
+            schedule=schedule, start=now - HISTORY, end=now + HORIZON
+        ):
+            if who is None or (person is not None and who.pk != person.pk):
+                continue
+            events.append(_event(schedule, who, shift.start, shift.end, now))
+    return events
+
+
+def schedule_feed(*, schedule: Schedule, now: datetime | None = None) -> bytes:
+    """Every shift of one schedule, a week back and eight weeks ahead."""
+    now = now or timezone.now()
+    cal = _calendar(f"On call: {schedule.name}")
+    for event in _shift_events([schedule], None, now):
+        cal.add_component(event)
+    return bytes(cal.to_ical())
+
+
+def person_feed(*, user: User, now: datetime | None = None) -> bytes:
+    """Every shift of one person, across all schedules."""
+    now = now or timezone.now()
+    cal = _calendar(f"On call: {user}")
+    for event in _shift_events(Schedule.objects.all(), user, now):
+        cal.add_component(event)
+    return bytes(cal.to_ical())

@@ -1,0 +1,1 @@
+"""Configuration as code: validate, apply and export the YAML file (tocsin check/apply/export)."""

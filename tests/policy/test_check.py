@@ -1,0 +1,257 @@
+"""``tocsin check FILE``: every problem with its file, line and path."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.core.management.base import CommandError
+
+from tests.policy.helpers import DEMO, SHARED_EXAMPLE, problems, run
+from tocsin.policy.config.durations import format_duration, parse_duration
+
+Check = Callable[..., list[str]]
+GOOD = textwrap.dedent(
+    """\
+    people:
+      - email: alice@example.com
+        name: Alice Ng
+        timezone: Europe/Paris
+        contact: [{name: mail, email: alice@example.com}]
+        notify: [{after: 0m, via: mail}]
+      - {email: bob@example.com, name: Bob Ortiz}
+    teams:
+      - {name: Platform, members: [alice@example.com, bob@example.com]}
+    roles:
+      Engineering Manager: [bob@example.com]
+    services:
+      - name: Checkout API
+        team: Platform
+        integrations:
+          - {kind: alertmanager, key: am-1}
+          - {kind: pagerduty, key: 9f1c2d3e4b5a69788796a5b4c3d2e1f0}
+        severity_map: {critical: P1, warning: P2}
+    severities:
+      - {name: P1, respond_within: 5m}
+      - {name: P2, respond_within: 1h}
+    """
+)
+
+
+@pytest.fixture
+def check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Check:
+    """Write ``tocsin.yaml`` (GOOD with replacements) and return what ``check`` reports."""
+    monkeypatch.chdir(tmp_path)
+
+    def write_and_check(*replacements: tuple[str, str], text: str | None = None) -> list[str]:
+        content = GOOD if text is None else text
+        for old, new in replacements:
+            assert old in content
+            content = content.replace(old, new)
+        Path("tocsin.yaml").write_text(content)
+        return problems("config_check", "tocsin.yaml")
+
+    return write_and_check
+
+
+def test_the_shared_example_is_valid() -> None:
+    output = run("config_check", str(SHARED_EXAMPLE))
+    assert output == (
+        f"{SHARED_EXAMPLE}: ok (5 people, 1 team, 3 roles, 3 schedules, 1 escalation policy, "
+        "1 service, 4 integrations, 4 severities, 1 runbook)\n"
+    )
+
+
+def test_the_demo_is_valid() -> None:
+    assert run("config_check", str(DEMO)).startswith(f"{DEMO}: ok (4 people, 1 team")
+
+
+def test_the_good_file_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("tocsin.yaml").write_text(GOOD)
+    assert run("config_check", "tocsin.yaml").startswith(
+        "tocsin.yaml: ok (2 people, 1 team, 1 role"
+    )
+
+
+def test_it_names_an_unknown_integration_kind(check: Check) -> None:
+    assert check(("kind: pagerduty", "kind: pagerdutyy")) == [
+        "tocsin.yaml:17 services[0].integrations[1].kind: unknown kind 'pagerdutyy'"
+        " (did you mean 'pagerduty'?)"
+    ]
+
+
+def test_it_refuses_15mins(check: Check) -> None:
+    assert check(("after: 0m", "after: 15mins")) == [
+        "tocsin.yaml:6 people[0].notify[0].after: invalid duration '15mins': write a number"
+        " and a unit: 90s, 15m, 1h, 1h30m, 3d, 1w"
+    ]
+
+
+def test_it_allows_business_days_only_where_they_make_sense(check: Check) -> None:
+    assert check(("after: 0m", "after: 3bd"), ("respond_within: 1h", "respond_within: 3bd")) == [
+        "tocsin.yaml:6 people[0].notify[0].after: business days (3bd) are not allowed here:"
+        " write a number and a unit: 90s, 15m, 1h, 1h30m, 3d, 1w"
+    ]
+
+
+def test_it_names_an_unknown_team(check: Check) -> None:
+    assert check(("team: Platform", "team: Platfrom")) == [
+        "tocsin.yaml:14 services[0].team: unknown team 'Platfrom' (did you mean 'Platform'?)"
+    ]
+
+
+def test_it_names_an_unknown_severity_in_a_severity_map(check: Check) -> None:
+    assert check(("warning: P2", "warning: P5")) == [
+        "tocsin.yaml:18 services[0].severity_map.warning: unknown severity 'P5'"
+    ]
+
+
+def test_a_severity_map_is_free_without_a_severities_section(check: Check) -> None:
+    text = GOOD.split("severities:")[0].replace("warning: P2", "warning: P5")
+    text = text.replace("team: Platform", "team: Nobody")
+    assert check(text=text) == ["tocsin.yaml:14 services[0].team: unknown team 'Nobody'"]
+
+
+def test_it_names_a_bad_time_zone(check: Check) -> None:
+    assert check(("Europe/Paris", "Europe/Pariss")) == [
+        "tocsin.yaml:4 people[0].timezone: unknown time zone 'Europe/Pariss'"
+        " (did you mean 'Europe/Paris'?)"
+    ]
+
+
+def test_it_reports_a_yaml_syntax_error_with_its_line(check: Check) -> None:
+    assert check(("    team: Platform", "    team: [Platform")) == [
+        "tocsin.yaml:15: YAML syntax error: expected ',' or ']', but got ':',"
+        " while parsing a flow sequence (column 17)"
+    ]
+
+
+def test_it_names_an_unknown_field(check: Check) -> None:
+    assert check(("    team: Platform", "    team: Platform\n    escalation_polcy: x")) == [
+        "tocsin.yaml:15 services[0].escalation_polcy: unknown field 'escalation_polcy'"
+        " (did you mean 'escalation_policy'?)"
+    ]
+
+
+def test_it_names_an_unknown_section(check: Check) -> None:
+    assert check(text=GOOD + "servcies: []\n") == [
+        "tocsin.yaml:22 servcies: unknown section 'servcies' (did you mean 'services'?)"
+    ]
+
+
+def test_it_names_a_duplicate_email(check: Check) -> None:
+    again = "  - {email: bob@example.com, name: Bob Ortiz}\n  - {email: Alice@example.com}\n"
+    assert check(("  - {email: bob@example.com, name: Bob Ortiz}\n", again)) == [
+        "tocsin.yaml:8 people[2].email: duplicate email 'alice@example.com' (first at line 2)"
+    ]
+
+
+def test_it_names_a_duplicate_yaml_key(check: Check) -> None:
+    assert check(("    name: Alice Ng\n", "    name: Alice Ng\n    name: Alice\n")) == [
+        "tocsin.yaml:4 people[0].name: duplicate key 'name' (first at line 3)"
+    ]
+
+
+def test_it_names_a_duplicate_integration_key(check: Check) -> None:
+    assert check(("key: am-1", "key: 9f1c2d3e4b5a69788796a5b4c3d2e1f0")) == [
+        "tocsin.yaml:17 services[0].integrations[1].key: duplicate integration key"
+        " '9f1c2d3e4b5a69788796a5b4c3d2e1f0' (first at line 16)"
+    ]
+
+
+def test_a_pagerduty_key_has_32_characters(check: Check) -> None:
+    assert check(("9f1c2d3e4b5a69788796a5b4c3d2e1f0", "short-key")) == [
+        "tocsin.yaml:17 services[0].integrations[1].key: a PagerDuty integration key must be"
+        " 32 characters (this one has 9)"
+    ]
+
+
+def test_options_belong_to_their_kind(check: Check) -> None:
+    assert check(("key: am-1}", "key: am-1, secret: s, resolved_values: [ok]}")) == [
+        "tocsin.yaml:16 services[0].integrations[0].secret: only grafana integrations take a"
+        " secret, not alertmanager",
+        "tocsin.yaml:16 services[0].integrations[0].resolved_values: only webhook integrations"
+        " take resolved_values, not alertmanager",
+    ]
+
+
+def test_notify_must_use_one_of_the_persons_contacts(check: Check) -> None:
+    assert check(("via: mail", "via: sms")) == [
+        "tocsin.yaml:6 people[0].notify[0].via: unknown contact 'sms'"
+        " (contacts of alice@example.com: mail)"
+    ]
+
+
+def test_a_contact_has_exactly_one_channel(check: Check) -> None:
+    bad = "{name: mail, email: alice@example.com, webhook: 'https://example.com/h'}"
+    assert check(("{name: mail, email: alice@example.com}", bad)) == [
+        "tocsin.yaml:5 people[0].contact[0]: give exactly one of email, apprise or webhook"
+        " (found email, webhook)"
+    ]
+
+
+def test_members_must_be_people_in_the_file(check: Check) -> None:
+    assert check(("[bob@example.com]\n", "[dan@example.com]\n")) == [
+        "tocsin.yaml:11 roles[\"Engineering Manager\"][0]: unknown person 'dan@example.com'"
+    ]
+
+
+def test_it_reports_every_problem_in_file_order(check: Check) -> None:
+    found = check(
+        ("Europe/Paris", "Mars/Olympus"),
+        ("members: [alice@example.com, bob", "members: [carol@example.com, bob"),
+        ("kind: alertmanager", "kind: nagios"),
+        ("warning: P2", "warning: P9"),
+    )
+    assert [line.split(" ", 2)[:2] for line in found] == [
+        ["tocsin.yaml:4", "people[0].timezone:"],
+        ["tocsin.yaml:9", "teams[0].members[0]:"],
+        ["tocsin.yaml:16", "services[0].integrations[0].kind:"],
+    ]
+
+
+def test_references_to_an_item_with_errors_are_not_reported_twice(check: Check) -> None:
+    # Alice's time zone is wrong, but she is still a person that the team can name.
+    assert check(("Europe/Paris", "Mars/Olympus"), ("kind: alertmanager", "kind: nagios")) == [
+        "tocsin.yaml:4 people[0].timezone: unknown time zone 'Mars/Olympus'"
+        " (use an IANA name such as Europe/Paris)",
+        "tocsin.yaml:16 services[0].integrations[0].kind: unknown kind 'nagios'"
+        " (use alertmanager, pagerduty, grafana, webhook)",
+    ]
+
+
+def test_the_file_must_be_a_mapping(check: Check) -> None:
+    assert check(text="- people\n") == [
+        "tocsin.yaml:1: the file must be a mapping of sections (people:, teams:, services: ...)"
+    ]
+
+
+def test_a_missing_required_field_is_reported_on_its_parent(check: Check) -> None:
+    assert check(("{email: bob@example.com, name: Bob Ortiz}", "{name: Bob Ortiz}")) == [
+        "tocsin.yaml:7 people[1].email: required field is missing",
+        "tocsin.yaml:9 teams[0].members[1]: unknown person 'bob@example.com'",
+        "tocsin.yaml:11 roles[\"Engineering Manager\"][0]: unknown person 'bob@example.com'",
+    ]
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match=r"nope\.yaml: No such file or directory"):
+        run("config_check", str(tmp_path / "nope.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [("90s", 90), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("3d", 259200), ("1w", 604800)],
+)
+def test_durations_read_and_write_back(written: str, seconds: int) -> None:
+    assert parse_duration(written).seconds == seconds
+    assert parse_duration(format_duration(seconds)).seconds == seconds
+
+
+def test_business_days_are_counted_apart() -> None:
+    assert parse_duration("3bd", business_days=True).business_days == 3
+    with pytest.raises(ValueError, match="invalid duration '15mins'"):
+        parse_duration("15mins")
