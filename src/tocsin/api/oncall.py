@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -154,7 +154,7 @@ def readiness_view(request: HttpRequest) -> ReadinessOut:
 
 
 @router.post("/incidents/{ref}/escalate", response={202: dict[str, str]}, tags=["incidents"])
-def escalate(request: HttpRequest, ref: str, body: EscalateIn) -> tuple[int, dict[str, str]]:
+def escalate(request: HttpRequest, ref: str, body: EscalateIn) -> Status[dict[str, str]]:
     """Escalate now: to the next level, or page a chosen person or role at once."""
     incident = incident_get(ref=ref)
     if incident is None:
@@ -165,9 +165,9 @@ def escalate(request: HttpRequest, ref: str, body: EscalateIn) -> tuple[int, dic
     if body.user or body.role:
         people = _chosen(body)
         escalation_page_directly(incident=incident, people=people, by=by, message=body.message)
-        return 202, {"detail": f"paging {', '.join(p.email for p in people)}"}
+        return Status(202, {"detail": f"paging {', '.join(p.email for p in people)}"})
     escalation_escalate_now(incident=incident, by=by, message=body.message)
-    return 202, {"detail": "escalating to the next level"}
+    return Status(202, {"detail": "escalating to the next level"})
 
 
 def _chosen(body: EscalateIn) -> list[User]:

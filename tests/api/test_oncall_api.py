@@ -1,0 +1,129 @@
+"""Who is on call, shifts, calendar feeds, readiness and "escalate now" through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import call_command
+from django.test import Client
+from icalendar import Calendar
+
+from tests.conftest import SHARED
+from tocsin.engine.worker import run_once
+from tocsin.oncall.models import Schedule
+
+pytestmark = pytest.mark.django_db
+Api = Callable[..., tuple[int, Any]]
+THANKSGIVING_NOON = "2026-11-26T12:00:00-05:00"
+
+
+@pytest.fixture
+def example(db: None) -> None:
+    call_command("config_apply", str(SHARED / "examples" / "tocsin.yaml"))
+
+
+def test_oncall_names_everyone_at_an_instant(api: Api, example: None) -> None:
+    status, body = api("get", f"/oncall?at={THANKSGIVING_NOON.replace('+', '%2B')}")
+    assert status == 200
+    now = {s["name"]: [p["email"] for p in s["oncall"]] for s in body["schedules"]}
+    assert now["Platform primary"] == ["carol@example.com"]  # the override
+    assert now["Platform secondary"] == ["bob@example.com"]
+    levels = body["escalation_policies"][0]["levels"]
+    assert [p["email"] for p in levels[2]["people"]] == ["carol@example.com"]
+
+
+def test_a_time_without_offset_is_a_clear_400(api: Api, example: None) -> None:
+    status, body = api("get", "/oncall?at=2026-11-26T12:00")
+    assert status == 400
+    assert "offset" in body["detail"]
+
+
+def test_shifts_over_a_range_show_the_override(api: Api, example: None) -> None:
+    primary = Schedule.objects.get(name="Platform primary")
+    status, shifts = api(
+        "get",
+        f"/schedules/{primary.public_id}/shifts?from=2026-11-23T09:00:00-05:00"
+        "&to=2026-11-30T09:00:00-05:00",
+    )
+    assert status == 200
+    assert [(s["person"]["email"], s["source"]) for s in shifts] == [
+        ("alice@example.com", "layer 1"),
+        ("carol@example.com", "override"),
+        ("alice@example.com", "layer 1"),
+    ]
+
+
+def test_a_backwards_range_is_refused(api: Api, example: None) -> None:
+    status, _ = api(
+        "get",
+        "/schedules/Platform primary/shifts?from=2026-11-30T00:00:00Z&to=2026-11-23T00:00:00Z",
+    )
+    assert status == 400
+
+
+def test_the_schedule_calendar_feed_is_valid_icalendar(example: None) -> None:
+    primary = Schedule.objects.get(name="Platform primary")
+    with time_machine.travel(datetime(2026, 11, 23, 12, tzinfo=UTC), tick=False):
+        response = Client().get(f"/ical/schedule/{primary.feed_token}.ics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    body = response.content
+    assert body.startswith(b"BEGIN:VCALENDAR\r\n")
+    assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+    events = Calendar.from_ical(body).walk("VEVENT")
+    assert events
+    assert all(e.get("UID") and e.get("DTSTAMP") for e in events)
+    summaries = {str(e.get("SUMMARY")) for e in events}
+    assert "On call: Platform primary (Carol Diaz)" in summaries
+
+
+def test_a_wrong_feed_token_is_404(example: None) -> None:
+    assert Client().get("/ical/schedule/nope.ics").status_code == 404
+
+
+def test_readiness_is_clean_for_the_shared_example(api: Api, example: None) -> None:
+    with time_machine.travel(datetime(2026, 11, 23, 12, tzinfo=UTC), tick=False):
+        status, body = api("get", "/readiness")
+    assert status == 200
+    assert body == {"ready": True, "problems": []}
+
+
+def test_readiness_lists_what_would_page_nobody(api: Api, example: None) -> None:
+    from tocsin.accounts.models import Role, User
+    from tocsin.alerts.models import Service
+
+    Service.objects.create(name="Orphan")
+    ghost = User.objects.create_user("ghost@example.com", name="Ghost")
+    Role.objects.get(name="CTO").members.set([ghost])
+    with time_machine.travel(datetime(2026, 11, 23, 12, tzinfo=UTC), tick=False):
+        _, body = api("get", "/readiness")
+    problems = {(p["kind"], p["subject"]) for p in body["problems"]}
+    assert ("service_without_policy", "Orphan") in problems
+    assert ("unreachable_person", "ghost@example.com") in problems
+    assert body["ready"] is False
+
+
+def test_escalate_now_pages_a_chosen_person(api: Api, example: None) -> None:
+    _, incident = api("post", "/incidents", {"title": "Checkout down"})
+    status, _ = api(
+        "post",
+        f"/incidents/{incident['id']}/escalate",
+        {"user": "dave@example.com", "message": "need a decision"},
+    )
+    assert status == 202
+    run_once()
+    assert [m.to[0] for m in mail.outbox] == ["dave@example.com"]
+    status, timeline = api("get", f"/incidents/{incident['id']}/timeline")
+    assert timeline[-1]["kind"] == "escalate_requested"
+
+
+def test_escalating_to_an_unknown_role_is_a_400(api: Api, example: None) -> None:
+    _, incident = api("post", "/incidents", {"title": "Checkout down"})
+    status, body = api("post", f"/incidents/{incident['id']}/escalate", {"role": "Nobody"})
+    assert status == 400
+    assert "Nobody" in body["detail"]
