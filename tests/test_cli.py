@@ -88,3 +88,23 @@ def test_incident_declare_ack_resolve_from_the_cli(
         call_command("incident", "ack", "42")
     with pytest.raises(CommandError, match="--service"):
         call_command("incident", "declare", "--title", "x", "--service", "Nope")
+
+
+@pytest.mark.django_db
+def test_incident_escalate_pages_a_chosen_role(
+    service: Service, alice: User, bob: User, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core import mail
+
+    from tocsin.accounts.models import ContactMethod, Role
+    from tocsin.engine.worker import run_once
+
+    ContactMethod.objects.create(user=bob, name="mail", kind="email", target=bob.email)
+    Role.objects.create(name="CTO").members.set([bob])
+    call_command("incident", "declare", "--title", "Checkout down")
+    call_command("incident", "escalate", "1", "--to-role", "CTO", "--as", alice.email)
+    assert "paging bob@example.com" in capsys.readouterr().out
+    run_once()
+    assert [m.to[0] for m in mail.outbox] == ["bob@example.com"]
+    with pytest.raises(CommandError, match="--to-role"):
+        call_command("incident", "escalate", "1", "--to-role", "Nobody")

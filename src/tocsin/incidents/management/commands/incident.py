@@ -5,8 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tocsin.accounts.models import User
+from tocsin.accounts.models import Role, User
 from tocsin.alerts.models import Service
+from tocsin.escalation.services import escalation_escalate_now, escalation_page_directly
 from tocsin.incidents.models import Incident
 from tocsin.incidents.selectors import incident_get, incident_list
 from tocsin.incidents.services import (
@@ -33,6 +34,12 @@ class Command(BaseCommand):
             action.add_argument("incident", help="number (42 or #42) or id")
             action.add_argument("--as", dest="as_email", help="e-mail of the person acting")
             action.add_argument("--message", default="")
+        escalate = sub.add_parser("escalate", help="escalate now (next level, or a chosen target)")
+        escalate.add_argument("incident", help="number (42 or #42) or id")
+        escalate.add_argument("--to-user", help="e-mail of a person to page now")
+        escalate.add_argument("--to-role", help="role whose members to page now")
+        escalate.add_argument("--message", default="")
+        escalate.add_argument("--as", dest="as_email", help="e-mail of the person acting")
         listing = sub.add_parser("list", help="list incidents, open first")
         listing.add_argument("--status", help="open, triggered, acknowledged or resolved")
         listing.add_argument("--limit", type=int, default=50)
@@ -43,6 +50,8 @@ class Command(BaseCommand):
             self._list(options)
         elif action == "declare":
             self._declare(options)
+        elif action == "escalate":
+            self._escalate(options)
         else:
             self._act(action, options)
 
@@ -85,6 +94,34 @@ class Command(BaseCommand):
         except IncidentError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self._line(incident))
+
+    def _escalate(self, options: dict[str, Any]) -> None:
+        incident = incident_get(ref=options["incident"])
+        if incident is None:
+            raise CommandError(f"no incident {options['incident']!r}")
+        if not incident.is_open:
+            raise CommandError(f"incident #{incident.number} is resolved")
+        by = self._person(options["as_email"])
+        people = self._targets(options)
+        if people:
+            escalation_page_directly(
+                incident=incident, people=people, by=by, message=options["message"]
+            )
+            self.stdout.write(f"#{incident.number}: paging {', '.join(p.email for p in people)}")
+        else:
+            escalation_escalate_now(incident=incident, by=by, message=options["message"])
+            self.stdout.write(f"#{incident.number}: escalating to the next level")
+
+    def _targets(self, options: dict[str, Any]) -> list[User]:
+        if options["to_user"]:
+            person = self._person(options["to_user"])
+            return [person] if person else []
+        if options["to_role"]:
+            role = Role.objects.filter(name=options["to_role"]).first()
+            if role is None or not role.members.exists():
+                raise CommandError(f"--to-role: no role {options['to_role']!r} with members")
+            return list(role.members.filter(is_active=True))
+        return []
 
     def _list(self, options: dict[str, Any]) -> None:
         for incident in incident_list(status=options["status"])[: options["limit"]]:
