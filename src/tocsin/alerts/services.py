@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,22 @@ class IngestResult:
     new: int = 0
     repeated: int = 0
     resolved: int = 0
+    acknowledged: int = 0
     ignored: int = 0
+
+
+_MAX_FINGERPRINT = 255
+
+
+def _fingerprint(value: str) -> str:
+    """The stored form of a source's key: as sent, or hashed when too long for the column.
+
+    Hashing rather than cutting keeps two long keys with a common prefix apart, and the same
+    function serves insert, resolve and acknowledge so they always agree.
+    """
+    if len(value) <= _MAX_FINGERPRINT:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def severity_for(*, service: Service, value: str) -> str:
@@ -74,7 +90,7 @@ def _upsert_firing(
         new_public_id(),
         integration.id,
         integration.service_id,
-        alert.fingerprint[:255],
+        _fingerprint(alert.fingerprint),
         alert.group_key[:1000],
         False,
         alert.title[:1024],
@@ -101,7 +117,9 @@ def _resolve_firing(
 ) -> list[int]:
     """Resolve the firing alert with this fingerprint; return the ids this call resolved."""
     ids = Alert.objects.filter(
-        integration=integration, fingerprint=alert.fingerprint, status=Alert.Status.FIRING
+        integration=integration,
+        fingerprint=_fingerprint(alert.fingerprint),
+        status=Alert.Status.FIRING,
     ).values_list("id", flat=True)
     # Per-row conditional update: of two concurrent resolves only one counts the change.
     return [
@@ -127,6 +145,16 @@ def alerts_ingest(
     changed: list[int] = []
     for alert in alerts:
         result.accepted += 1
+        if alert.acknowledge:
+            # An acknowledge only marks an alert Tocsin already has firing: one for a key it
+            # never saw is accepted and ignored, never turned into a new firing alert.
+            acknowledged = _acknowledge_firing(
+                integration=integration, fingerprint=alert.fingerprint, now=now
+            )
+            changed.extend(acknowledged)
+            result.acknowledged += len(acknowledged)
+            result.ignored += not acknowledged
+            continue
         if alert.status == "resolved":
             resolved = _resolve_firing(integration=integration, alert=alert, now=now)
             changed.extend(resolved)
@@ -141,30 +169,40 @@ def alerts_ingest(
             changed.append(alert_id)
         else:
             result.repeated += 1
-        if alert.acknowledge and Alert.objects.filter(id=alert_id, acknowledged=False).update(
-            acknowledged=True
-        ):
-            changed.append(alert_id)
     timers_schedule_many(
         [Timer(kind="alert.process", due_at=now, payload={"alert": i}) for i in changed]
     )
     return result
 
 
+def _acknowledge_firing(*, integration: Integration, fingerprint: str, now: datetime) -> list[int]:
+    """Acknowledge the firing alert with this fingerprint; return the ids this call changed."""
+    ids = Alert.objects.filter(
+        integration=integration,
+        fingerprint=_fingerprint(fingerprint),
+        status=Alert.Status.FIRING,
+        acknowledged=False,
+    ).values_list("id", flat=True)
+    # Per-row conditional update, as in _resolve_firing: a repeated ack schedules nothing.
+    return [
+        alert_id
+        for alert_id in list(ids)
+        if Alert.objects.filter(id=alert_id, status=Alert.Status.FIRING, acknowledged=False).update(
+            acknowledged=True, last_seen=now
+        )
+    ]
+
+
 @transaction.atomic
 def alerts_acknowledge(*, integration: Integration, fingerprint: str) -> int:
-    """Mark the firing alert with this fingerprint acknowledged by its source (PagerDuty ack)."""
-    ids = list(
-        Alert.objects.filter(
-            integration=integration,
-            fingerprint=fingerprint,
-            status=Alert.Status.FIRING,
-            acknowledged=False,
-        ).values_list("id", flat=True)
-    )
-    Alert.objects.filter(id__in=ids).update(acknowledged=True, last_seen=timezone.now())
+    """Mark the firing alert with this fingerprint acknowledged by its source (PagerDuty ack).
+
+    An unknown or already resolved fingerprint changes nothing (and returns 0).
+    """
+    now = timezone.now()
+    ids = _acknowledge_firing(integration=integration, fingerprint=fingerprint, now=now)
     timers_schedule_many(
-        [Timer(kind="alert.process", due_at=timezone.now(), payload={"alert": i}) for i in ids]
+        [Timer(kind="alert.process", due_at=now, payload={"alert": i}) for i in ids]
     )
     return len(ids)
 

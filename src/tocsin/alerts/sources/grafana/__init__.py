@@ -1,0 +1,1 @@
+"""Grafana unified alerting's webhook contact point."""

@@ -1,0 +1,1 @@
+"""A generic JSON webhook: any JSON object, fields located by per-integration dot paths."""
