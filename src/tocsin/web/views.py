@@ -1,0 +1,179 @@
+"""HTML pages. Each view parses input, calls one service or selector, and renders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from tocsin.accounts.models import User
+from tocsin.incidents import services as incident_services
+from tocsin.incidents.models import Incident
+from tocsin.incidents.selectors import incident_get, incident_timeline
+from tocsin.web.access import AuthedRequest, responder_view
+from tocsin.web.forms import IncidentDeclareForm, IncidentFilterForm, LoginForm, NoteForm
+from tocsin.web.htmx import is_htmx, render_page
+from tocsin.web.integrations import integration_guide
+from tocsin.web.selectors import (
+    incident_alerts,
+    incident_rows,
+    service_overview,
+    severity_choices,
+)
+
+PER_PAGE = 50
+
+login = auth_views.LoginView.as_view(
+    template_name="web/login.html",
+    authentication_form=LoginForm,
+    redirect_authenticated_user=True,
+)
+logout = auth_views.LogoutView.as_view()
+
+
+def _incident_or_404(ref: str) -> Incident:
+    incident = incident_get(ref=ref)
+    if incident is None:
+        raise Http404("No such incident")
+    return incident
+
+
+def _list_page(
+    request: AuthedRequest, declare_form: IncidentDeclareForm | None = None, status: int = 200
+) -> HttpResponse:
+    filter_form = IncidentFilterForm(request.GET)
+    rows = incident_rows(**filter_form.filters())
+    context = {
+        "filter_form": filter_form,
+        "page": Paginator(rows, PER_PAGE).get_page(request.GET.get("page")),
+        "declare_form": declare_form or IncidentDeclareForm(),
+        "severity_order": severity_choices(),
+    }
+    return render_page(
+        request, "web/incident_list.html", "web/partials/incident_table.html", context, status
+    )
+
+
+@responder_view
+def incident_list(request: AuthedRequest) -> HttpResponse:
+    """List incidents, open first, filtered by the query string; htmx polls get the table."""
+    return _list_page(request)
+
+
+@responder_view
+@require_POST
+def incident_declare(request: AuthedRequest) -> HttpResponse:
+    """Declare an incident from the list page's form, then open it."""
+    form = IncidentDeclareForm(request.POST)
+    if not form.is_valid():
+        return _list_page(request, declare_form=form, status=400)
+    incident = incident_services.incident_create(
+        title=form.cleaned_data["title"],
+        severity=form.cleaned_data["severity"],
+        service=form.cleaned_data["service"],
+        summary=form.cleaned_data["summary"],
+        by=request.user,
+    )
+    messages.success(request, f"Incident #{incident.number} declared.")
+    return redirect("web:incident-detail", public_id=incident.public_id)
+
+
+def _incident_page(
+    request: AuthedRequest, incident: Incident, note_form: NoteForm | None = None, status: int = 200
+) -> HttpResponse:
+    context: dict[str, Any] = {
+        "incident": incident,
+        "alerts": incident_alerts(incident=incident),
+        "timeline": incident_timeline(incident=incident),
+        "note_form": note_form or NoteForm(),
+        "severity_order": severity_choices(),
+    }
+    return render_page(
+        request, "web/incident_detail.html", "web/partials/incident_live.html", context, status
+    )
+
+
+@responder_view
+def incident_detail(request: AuthedRequest, public_id: str) -> HttpResponse:
+    """Show one incident: header, alerts, timeline and the forms that change it."""
+    incident = _incident_or_404(public_id)
+    if incident.public_id != public_id:  # found by number: send to the canonical URL
+        return redirect("web:incident-detail", public_id=incident.public_id)
+    return _incident_page(request, incident)
+
+
+def _after_change(request: AuthedRequest, public_id: str) -> HttpResponse:
+    """htmx swaps the fresh incident in place; a plain form post goes back to the page."""
+    if is_htmx(request):
+        return _incident_page(request, _incident_or_404(public_id))
+    return redirect("web:incident-detail", public_id=public_id)
+
+
+Change = Callable[[Incident, User], object]
+
+
+def _change(request: AuthedRequest, public_id: str, change: Change, verb: str) -> HttpResponse:
+    incident = _incident_or_404(public_id)
+    try:
+        change(incident, request.user)
+    except incident_services.IncidentError as exc:
+        messages.error(request, f"Could not {verb} incident #{incident.number}: {exc}.")
+    else:
+        messages.success(request, f"Incident #{incident.number} {verb}d.")
+    return _after_change(request, incident.public_id)
+
+
+@responder_view
+@require_POST
+def incident_ack(request: AuthedRequest, public_id: str) -> HttpResponse:
+    """Acknowledge the incident: someone is on it."""
+
+    def change(incident: Incident, by: User) -> object:
+        return incident_services.incident_acknowledge(incident=incident, by=by)
+
+    return _change(request, public_id, change, "acknowledge")
+
+
+@responder_view
+@require_POST
+def incident_resolve(request: AuthedRequest, public_id: str) -> HttpResponse:
+    """Resolve the incident: the impact is over."""
+
+    def change(incident: Incident, by: User) -> object:
+        return incident_services.incident_resolve(incident=incident, by=by)
+
+    return _change(request, public_id, change, "resolve")
+
+
+@responder_view
+@require_POST
+def incident_note(request: AuthedRequest, public_id: str) -> HttpResponse:
+    """Add a note to the incident's timeline."""
+    incident = _incident_or_404(public_id)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        # htmx only swaps 2xx answers; a plain post gets the page back with a 400.
+        return _incident_page(
+            request, incident, note_form=form, status=200 if is_htmx(request) else 400
+        )
+    incident_services.incident_add_note(
+        incident=incident, text=form.cleaned_data["text"], by=request.user
+    )
+    messages.success(request, "Note added.")
+    return _after_change(request, incident.public_id)
+
+
+@responder_view
+def service_list(request: AuthedRequest) -> HttpResponse:
+    """List services with their integrations' ingestion URLs and recent changes."""
+    cards = [
+        (service, [integration_guide(i) for i in service.integrations.all()])
+        for service in service_overview()
+    ]
+    return render(request, "web/service_list.html", {"cards": cards})

@@ -1,0 +1,81 @@
+"""Web fixtures: a signed-in browser for alice, and a factory for incidents with alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from tocsin.accounts.models import User
+from tocsin.alerts.models import Alert, Service
+from tocsin.incidents.models import Incident
+from tocsin.incidents.services import incident_acknowledge, incident_create, incident_resolve
+
+HTMX = {"HX-Request": "true"}
+
+MakeIncident = Callable[..., Incident]
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    """Hash test passwords with MD5: argon2 costs ~0.4 s per user and proves nothing here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def browser(client: Client, alice: User) -> Client:
+    """A test client signed in as alice."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def make_incident(db: None) -> MakeIncident:
+    """Create an incident ``minutes_ago`` in a given status, with ``alerts`` alerts."""
+
+    def make(
+        title: str = "Checkout errors",
+        *,
+        severity: str = "P2",
+        service: Service | None = None,
+        status: str = Incident.Status.TRIGGERED,
+        minutes_ago: int = 5,
+        alerts: int = 0,
+        by: User | None = None,
+    ) -> Incident:
+        at = timezone.now() - timedelta(minutes=minutes_ago)
+        incident = incident_create(
+            title=title, severity=severity, service=service, at=at, by=by, actor_label="test"
+        )
+        for n in range(alerts):
+            assert service is not None, "alerts need a service"
+            _alert(incident, service, n, at)
+        if status in (Incident.Status.ACKNOWLEDGED, Incident.Status.RESOLVED):
+            incident_acknowledge(incident=incident, actor_label="test")
+        if status == Incident.Status.RESOLVED:
+            incident_resolve(incident=incident, actor_label="test")
+        incident.refresh_from_db()
+        return incident
+
+    return make
+
+
+def _alert(incident: Incident, service: Service, n: int, at: datetime, **fields: Any) -> Alert:
+    integration = service.integrations.get(kind="alertmanager")
+    values: dict[str, Any] = {
+        "integration": integration,
+        "service": service,
+        "incident": incident,
+        "fingerprint": f"fp-{incident.number}-{n}",
+        "title": f"HighErrorRate {n}",
+        "labels": {"alertname": "HighErrorRate", "instance": f"web-{n}"},
+        "count": n + 1,
+        "first_seen": at,
+        "last_seen": at + timedelta(minutes=n),
+        **fields,
+    }
+    return Alert.objects.create(**values)

@@ -1,0 +1,132 @@
+"""One story in a real browser: sign in, watch the list update, acknowledge, note, resolve.
+
+Needs Chromium at /usr/bin/chromium and the ``playwright`` package (its own browser downloads are
+not used). Screenshots go to /tmp/tocsin-*.png for a human to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from tocsin.accounts.models import User
+from tocsin.alerts.models import Service
+from tocsin.incidents.models import Incident
+
+from .conftest import MakeIncident
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path("/tmp")
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A headless Chromium driven by Playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # while it runs are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+        # With that loop running, Django keeps connections per task (asgiref Local), not per
+        # thread: close the ones the test opened, or PostgreSQL cannot drop the test database.
+        connections.close_all()
+
+
+def test_alice_runs_an_incident_in_a_browser(
+    chromium: Any,
+    live_server: Any,
+    alice: User,
+    service: Service,
+    make_incident: MakeIncident,
+) -> None:
+    alice.timezone = "Europe/Paris"
+    alice.save(update_fields=["timezone"])
+    make_incident("Search index lagging", severity="P3", status="resolved", minutes_ago=300)
+    make_incident("Slow logins", severity="P2", status="acknowledged", minutes_ago=45)
+    incident = make_incident(
+        "Checkout returns 502 for card payments", severity="P1", service=service, alerts=3
+    )
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+
+    page.goto(f"{live_server.url}/")
+    page.screenshot(path=str(SHOTS / "tocsin-login.png"))
+    page.fill("input[name=username]", "alice@example.com")
+    page.fill("input[name=password]", "alice-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#incidents")
+    assert page.evaluate("typeof htmx") == "object"
+
+    # The table polls every 10 s: a new incident shows up without a reload.
+    page.evaluate("window.notReloaded = true")
+    make_incident("Webhook deliveries delayed", severity="P2", minutes_ago=0)
+    page.wait_for_selector("text=Webhook deliveries delayed", timeout=15_000)
+    assert page.evaluate("window.notReloaded") is True
+    page.screenshot(path=str(SHOTS / "tocsin-incident-list.png"), full_page=True)
+    page.click("summary:has-text('Declare incident')")
+    page.screenshot(path=str(SHOTS / "tocsin-declare.png"))
+
+    page.click(f"text={incident.title}")
+    page.wait_for_selector("#incident-live")
+    page.evaluate("window.notReloaded = true")
+    page.click("button:has-text('Acknowledge')")
+    page.wait_for_selector("#incident-live .badge.status-acknowledged")
+    page.wait_for_selector(f"#messages >> text=Incident #{incident.number} acknowledged.")
+    page.fill("textarea[name=text]", "Rolled back the gateway to v41; error rate falling.")
+    page.click("button:has-text('Add note')")
+    page.wait_for_selector(".event-message >> text=Rolled back the gateway")
+    assert page.evaluate("window.notReloaded") is True  # htmx swapped, no full reload
+    assert page.input_value("textarea[name=text]") == ""
+    page.screenshot(path=str(SHOTS / "tocsin-incident.png"), full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/")
+    page.screenshot(path=str(SHOTS / "tocsin-incident-list-phone.png"), full_page=True)
+    page.goto(f"{live_server.url}/incidents/{incident.public_id}/")
+    page.screenshot(path=str(SHOTS / "tocsin-incident-phone.png"), full_page=True)
+    page.goto(f"{live_server.url}/services/")
+    page.screenshot(path=str(SHOTS / "tocsin-services-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    page.screenshot(path=str(SHOTS / "tocsin-services.png"), full_page=True)
+
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.ACKNOWLEDGED
+    assert incident.acknowledged_by == alice
+
+
+def test_the_pages_work_with_javascript_off(
+    chromium: Any, live_server: Any, alice: User, make_incident: MakeIncident
+) -> None:
+    incident = make_incident("Checkout down", severity="P1")
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/incidents/{incident.public_id}/")
+    page.fill("input[name=username]", "alice@example.com")
+    page.fill("input[name=password]", "alice-pass-123")
+    page.click("button[type=submit]")
+    page.click("button:has-text('Resolve')")
+    page.wait_for_selector(f"text=Incident #{incident.number} resolved.")
+    page.goto(f"{live_server.url}/?status=resolved")
+    page.select_option("select[name=status]", "open")
+    page.click("button:has-text('Filter')")
+    page.wait_for_selector("text=No incidents match these filters.")
+    assert page.url.endswith("status=open&severity=&service=")
+    context.close()
+
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.RESOLVED
