@@ -180,3 +180,29 @@ def test_a_status_other_than_firing_or_resolved_is_refused(service: Service, pos
 
     assert response.status_code == 400
     assert "'alerts[0].status' is invalid" in response.json()["errors"][0]
+
+
+def test_one_notification_resolving_two_alerts_records_both_before_the_incident_closes(
+    service: Service,
+) -> None:
+    from tocsin.alerts.services import alerts_ingest
+    from tocsin.alerts.sources.base import NormalizedAlert
+    from tocsin.engine.worker import run_once
+    from tocsin.incidents.models import Incident
+
+    integration = service.integrations.get(kind="alertmanager")
+    firing = [
+        NormalizedAlert(fingerprint=f, status="firing", title=f, group_key="g") for f in ("a", "b")
+    ]
+    alerts_ingest(integration=integration, alerts=firing)
+    run_once()
+    resolved = [
+        NormalizedAlert(fingerprint=f, status="resolved", title=f, group_key="g")
+        for f in ("a", "b")
+    ]
+    alerts_ingest(integration=integration, alerts=resolved)
+    run_once()
+    run_once()
+    incident = Incident.objects.get()
+    kinds = list(incident.timeline.values_list("kind", flat=True))
+    assert kinds[-3:] == ["alert_resolved", "alert_resolved", "resolved"]

@@ -131,18 +131,15 @@ def _resolve_firing(
     ]
 
 
-@transaction.atomic
-def alerts_ingest(
-    *, integration: Integration, alerts: list[NormalizedAlert], now: datetime | None = None
+def _ingest_into(
+    *,
+    integration: Integration,
+    alerts: list[NormalizedAlert],
+    now: datetime,
+    changed: list[int],
 ) -> IngestResult:
-    """Store alerts durably in one transaction, with an outbox timer for each state change.
-
-    The caller answers 2xx only after this returns (the commit happened). Grouping into
-    incidents runs in the worker from the ``alert.process`` timers written here.
-    """
-    now = now or timezone.now()
+    """Apply one delivery's alerts inside the caller's transaction; collect changed alert ids."""
     result = IngestResult()
-    changed: list[int] = []
     for alert in alerts:
         result.accepted += 1
         if alert.acknowledge:
@@ -169,10 +166,61 @@ def alerts_ingest(
             changed.append(alert_id)
         else:
             result.repeated += 1
-    timers_schedule_many(
-        [Timer(kind="alert.process", due_at=now, payload={"alert": i}) for i in changed]
-    )
     return result
+
+
+def _schedule_processing(changed: list[tuple[int, datetime]]) -> None:
+    timers_schedule_many(
+        [Timer(kind="alert.process", due_at=at, payload={"alert": i}) for i, at in changed]
+    )
+
+
+@transaction.atomic
+def alerts_ingest(
+    *, integration: Integration, alerts: list[NormalizedAlert], now: datetime | None = None
+) -> IngestResult:
+    """Store alerts durably in one transaction, with an outbox timer for each state change.
+
+    The caller answers 2xx only after this returns (the commit happened). Grouping into
+    incidents runs in the worker from the ``alert.process`` timers written here.
+    """
+    now = now or timezone.now()
+    changed: list[int] = []
+    result = _ingest_into(integration=integration, alerts=alerts, now=now, changed=changed)
+    _schedule_processing([(i, now) for i in changed])
+    return result
+
+
+@dataclass
+class IngestItem:
+    """One delivery of a group commit: its integration, its alerts and when it arrived."""
+
+    integration: Integration
+    alerts: list[NormalizedAlert]
+    now: datetime
+
+
+@transaction.atomic
+def alerts_ingest_many(items: list[IngestItem]) -> list[IngestResult]:
+    """Group commit: apply many deliveries in ONE transaction (one durable commit for all).
+
+    Each item gets the result ``alerts_ingest`` would have given it alone, applied in list
+    order; the outbox timers of all of them are inserted in one statement. All or nothing:
+    on an error nothing is stored and the caller retries the items one by one to find the
+    culprit (see ``tocsin.alerts.ingest_fast``).
+    """
+    changed: list[tuple[int, datetime]] = []
+    results = []
+    for item in items:
+        ids: list[int] = []
+        results.append(
+            _ingest_into(
+                integration=item.integration, alerts=item.alerts, now=item.now, changed=ids
+            )
+        )
+        changed.extend((i, item.now) for i in ids)
+    _schedule_processing(changed)
+    return results
 
 
 def _acknowledge_firing(*, integration: Integration, fingerprint: str, now: datetime) -> list[int]:
@@ -201,9 +249,7 @@ def alerts_acknowledge(*, integration: Integration, fingerprint: str) -> int:
     """
     now = timezone.now()
     ids = _acknowledge_firing(integration=integration, fingerprint=fingerprint, now=now)
-    timers_schedule_many(
-        [Timer(kind="alert.process", due_at=now, payload={"alert": i}) for i in ids]
-    )
+    _schedule_processing([(i, now) for i in ids])
     return len(ids)
 
 
@@ -300,7 +346,8 @@ def alert_process(*, alert_id: int) -> None:
         # Even an alert that fired and resolved before the worker saw it gets its incident:
         # it was accepted, so it is on record.
         incident = _attach(current)
-    if not incident.is_open:
+    if current.status == Alert.Status.RESOLVED:
+        _resolve_if_all_resolved(incident=incident, alert=current)
         return
     if current.acknowledged and incident.status == Incident.Status.TRIGGERED:
         incident_acknowledge(
@@ -308,11 +355,12 @@ def alert_process(*, alert_id: int) -> None:
             actor_label=current.integration.kind,
             message=f"Acknowledged at the source ({current.integration.kind})",
         )
-    if current.status == Alert.Status.RESOLVED:
-        _resolve_if_all_resolved(incident=incident, alert=current)
 
 
-def _resolve_if_all_resolved(*, incident: Incident, alert: Alert) -> None:
+def _record_resolved(*, incident: Incident, alert: Alert) -> None:
+    """One ``alert_resolved`` event per alert, however often its timer runs."""
+    if incident.timeline.filter(kind="alert_resolved", data__alert=alert.public_id).exists():
+        return
     timeline_add(
         incident=incident,
         kind="alert_resolved",
@@ -320,9 +368,18 @@ def _resolve_if_all_resolved(*, incident: Incident, alert: Alert) -> None:
         new=Alert.Status.RESOLVED,
         message=alert.title,
         data={"alert": alert.public_id},
+        at=alert.resolved_at,
     )
-    if incident.alerts.filter(status=Alert.Status.FIRING).exists():
+
+
+def _resolve_if_all_resolved(*, incident: Incident, alert: Alert) -> None:
+    _record_resolved(incident=incident, alert=alert)
+    if not incident.is_open or incident.alerts.filter(status=Alert.Status.FIRING).exists():
         return
+    # One notification can resolve several alerts at once: record each before the incident
+    # closes, so the timeline reads in order whichever alert's timer runs first.
+    for other in incident.alerts.filter(status=Alert.Status.RESOLVED).select_related("integration"):
+        _record_resolved(incident=incident, alert=other)
     incident_resolve(
         incident=incident,
         actor_label=alert.integration.kind,

@@ -30,11 +30,14 @@ def incident_list(
 
 def incident_get(*, ref: str) -> Incident | None:
     """Find an incident by public id or number (``42`` or ``#42``)."""
-    ref = ref.strip().lstrip("#")
+    ref = ref.strip()
     qs = Incident.objects.select_related("service", "acknowledged_by", "resolved_by")
-    if ref.isdigit():
-        return qs.filter(number=int(ref)).first()
-    return qs.filter(public_id=ref).first()
+    # Public ids can be all digits (rarely): an exact public id wins over a number.
+    found = qs.filter(public_id=ref).first()
+    number = ref.lstrip("#")
+    if found is None and number.isdigit():
+        found = qs.filter(number=int(number)).first()
+    return found
 
 
 def incident_timeline(*, incident: Incident) -> QuerySet[TimelineEvent]:
