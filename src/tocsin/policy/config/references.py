@@ -266,3 +266,6 @@ def _severities(config: Config, names: Names) -> Iterator[Problem]:
                 yield from _check(here, "incident role", role, names.incident_roles)
         for c, checklist in enumerate(severity.checklists):
             yield from _check((*loc, "checklists", c), "checklist", checklist, names.checklists)
+        for r, role in enumerate(severity.update_reminder_to):
+            here = (*loc, "update_reminder_to", r)
+            yield from _check(here, "incident role", role, names.incident_roles)

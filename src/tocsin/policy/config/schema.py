@@ -194,10 +194,17 @@ def _weekdays() -> list[Weekday]:
     return ["mon", "tue", "wed", "thu", "fri"]
 
 
+class BusinessHours(Section):
+    start: ClockTime = "09:00"
+    end: ClockTime = "17:00"
+
+
 class Calendar(Section):
     timezone: TimeZone = "UTC"
     business_days: list[Weekday] = Field(default_factory=_weekdays)
     holidays: list[date] = Field(default_factory=list)
+    # When `page: business_hours` severities may page, in the calendar's zone.
+    business_hours: BusinessHours | None = None
 
 
 class Contact(Section):
@@ -352,8 +359,13 @@ class Service(Section):
 
 
 class MatrixStep(Section):
+    """Who is added once the incident has been open this long (by time since it started)."""
+
     after: Duration
     notify: list[Target] = Field(min_length=1)
+    # The step is skipped once this milestone is reached: `acknowledged` for "secondary after
+    # 15 minutes with no response", `resolved` (default) for "CTO after 1 h unresolved".
+    until: Milestone = "resolved"
 
 
 class Deadline(Section):
@@ -361,6 +373,7 @@ class Deadline(Section):
     after: Span
     from_: Milestone = Field(default="triggered", alias="from")
     notify: list[str] = Field(default_factory=list)
+    until: Milestone = "resolved"
 
 
 class Postmortem(Section):
@@ -376,6 +389,8 @@ class Severity(Section):
     respond_within: Span | None = None
     resolve_within: Span | None = None
     update_every: Duration | None = None
+    # Incident roles reminded when a status update is due (the first one assigned is used).
+    update_reminder_to: list[str] = Field(default_factory=lambda: ["comms_lead", "commander"])
     page: Literal["all", "business_hours", "none"] = "all"
     audiences: list[Literal["responders", "stakeholders", "status_page"]] = Field(
         default_factory=list
