@@ -7,6 +7,8 @@ from collections.abc import Callable
 from tocsin.alerts.services import alert_process
 from tocsin.engine.models import Timer
 from tocsin.escalation.services import STEP, escalation_step
+from tocsin.incidents.policy import STEP as POLICY_STEP
+from tocsin.incidents.policy import UPDATE_DUE, policy_step_fire, policy_update_due
 
 Handler = Callable[[Timer], None]
 
@@ -20,7 +22,19 @@ def _escalation_step(timer: Timer) -> None:
     escalation_step(incident_id=timer.incident_id, payload=timer.payload)
 
 
+def _policy_step(timer: Timer) -> None:
+    assert timer.incident_id is not None
+    policy_step_fire(incident_id=timer.incident_id, payload=timer.payload)
+
+
+def _policy_update_due(timer: Timer) -> None:
+    assert timer.incident_id is not None
+    policy_update_due(incident_id=timer.incident_id, payload=timer.payload)
+
+
 HANDLERS: dict[str, Handler] = {
     "alert.process": _alert_process,
     STEP: _escalation_step,
+    POLICY_STEP: _policy_step,
+    UPDATE_DUE: _policy_update_due,
 }

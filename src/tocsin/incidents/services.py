@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
-from tocsin.incidents.models import Incident, TimelineEvent
+from tocsin.incidents.models import (
+    ChecklistItem,
+    Incident,
+    IncidentRole,
+    StatusUpdate,
+    TimelineEvent,
+)
 
 
 class IncidentError(Exception):
@@ -97,11 +103,19 @@ def incident_create(
         data={"severity": severity, "service": service.name if service else None},
         at=at,
     )
-    # Imported here: escalation builds on incidents, and paging starts with the incident.
+    # Imported here: escalation and the policy build on incidents, and start with one.
     from tocsin.escalation.services import escalation_start
+    from tocsin.incidents.policy import incident_policy_start
 
+    incident_policy_start(incident=incident)
     escalation_start(incident=incident, at=at)
     return incident
+
+
+def _milestone(incident: Incident, milestone: str) -> None:
+    from tocsin.incidents.policy import incident_policy_milestone
+
+    incident_policy_milestone(incident=incident, milestone=milestone)
 
 
 def incident_open_for_group(*, service: Service | None, group_key: str) -> Incident | None:
@@ -139,10 +153,10 @@ def incident_acknowledge(
 ) -> Incident:
     """Acknowledge: someone is on it, paging stops. Acknowledging twice is a no-op."""
     current = _locked(incident)
-    if current.status == Incident.Status.ACKNOWLEDGED:
-        return current
-    if current.status == Incident.Status.RESOLVED:
-        raise IncidentError(f"incident #{current.number} is resolved")
+    if not current.is_open:
+        raise IncidentError(f"incident #{current.number} is {current.status}")
+    if current.status != Incident.Status.TRIGGERED:
+        return current  # already acknowledged (or further along)
     now = timezone.now()
     current.status = Incident.Status.ACKNOWLEDGED
     current.acknowledged_at = now
@@ -159,6 +173,7 @@ def incident_acknowledge(
         message=message,
         at=now,
     )
+    _milestone(current, "acknowledged")
     return current
 
 
@@ -168,8 +183,9 @@ def incident_resolve(
 ) -> Incident:
     """Resolve: the impact is over and every timer stops. Resolving twice is a no-op."""
     current = _locked(incident)
-    if current.status == Incident.Status.RESOLVED:
+    if current.status in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
         return current
+    _gate(current, "resolve")
     now = timezone.now()
     old = current.status
     current.status = Incident.Status.RESOLVED
@@ -187,6 +203,7 @@ def incident_resolve(
         message=message,
         at=now,
     )
+    _milestone(current, "resolved")
     return current
 
 
@@ -216,6 +233,9 @@ def incident_set_severity(
         new=severity,
         message=message,
     )
+    from tocsin.incidents.policy import incident_policy_replan
+
+    incident_policy_replan(incident=current)
     return current
 
 
@@ -223,3 +243,272 @@ def incident_set_severity(
 def incident_add_note(*, incident: Incident, text: str, by: User | None = None) -> TimelineEvent:
     """Add a free-text note to the timeline."""
     return timeline_add(incident=incident, kind="note", actor=by, message=text)
+
+
+# ---- the incident process (phases, gates, updates, roles, checklists) -----------------------
+
+PHASES = ("investigating", "identified", "monitoring")
+DETAIL_FIELDS = (
+    "title",
+    "summary",
+    "impact",
+    "users_affected",
+    "error_rate",
+    "affected_components",
+    "root_cause",
+    "resolution",
+    "bridge_url",
+    "chat_channel",
+    "links",
+    "is_security",
+    "is_drill",
+    "started_at",
+    "detected_at",
+)
+
+
+# What must be done before each action: cumulative. Acknowledging is never gated: it is what
+# stops the pages, and a checklist must not keep someone's phone ringing.
+GATES = {
+    "mitigate": ("mitigate",),
+    "resolve": ("acknowledge", "mitigate", "resolve"),
+    "close": ("acknowledge", "mitigate", "resolve", "close"),
+}
+
+
+def _gate(incident: Incident, action: str) -> None:
+    """Refuse an action while a checklist required for it has open items (checked or waived)."""
+    open_items = [i for i in incident.checklist.filter(required_to__in=GATES[action]) if not i.done]
+    if open_items:
+        names = "; ".join(f"{i.checklist}: {i.text}" for i in open_items[:5])
+        more = f" (+{len(open_items) - 5} more)" if len(open_items) > 5 else ""
+        raise IncidentError(
+            f"cannot {action} #{incident.number}: checklist items open: {names}{more} "
+            "(check or waive them with a reason)"
+        )
+
+
+@transaction.atomic
+def incident_set_phase(
+    *, incident: Incident, status: str, by: User | None = None, message: str = ""
+) -> Incident:
+    """Move an open incident to investigating, identified or monitoring (implies acknowledged)."""
+    if status not in PHASES:
+        raise IncidentError(f"status: {status!r} is not a phase ({', '.join(PHASES)})")
+    current = _locked(incident)
+    if not current.is_open:
+        raise IncidentError(f"incident #{current.number} is {current.status}; reopen it first")
+    if current.status == Incident.Status.TRIGGERED:
+        current = incident_acknowledge(incident=current, by=by, message="by moving it on")
+    if status == "monitoring":
+        _gate(current, "mitigate")
+    now, old = timezone.now(), current.status
+    fields = ["status", "updated_at"]
+    current.status = status
+    if status == "monitoring" and current.mitigated_at is None:
+        current.mitigated_at = now
+        fields.append("mitigated_at")
+    current.save(update_fields=fields)
+    timeline_add(
+        incident=current,
+        kind="status_changed",
+        actor=by,
+        old=old,
+        new=status,
+        message=message,
+        at=now,
+    )
+    if "mitigated_at" in fields:
+        _milestone(current, "mitigated")
+    return current
+
+
+def _close_blockers(incident: Incident, now: datetime) -> list[str]:
+    sev = (incident.policy_snapshot.get("severities") or {}).get(incident.severity) or {}
+    rule = sev.get("close_requires") or {}
+    blockers = []
+    monitoring_for = rule.get("monitoring_for")
+    if monitoring_for:
+        from tocsin.policy.config.durations import parse_duration
+
+        need = timedelta(seconds=parse_duration(monitoring_for).seconds)
+        since = incident.mitigated_at or incident.resolved_at or now
+        if now - since < need:
+            blockers.append(
+                f"stable for {monitoring_for} required (monitoring since "
+                f"{since:%Y-%m-%d %H:%M} UTC, can close after {since + need:%Y-%m-%d %H:%M} UTC)"
+            )
+    return blockers
+
+
+@transaction.atomic
+def incident_close(*, incident: Incident, by: User | None = None, message: str = "") -> Incident:
+    """Close a resolved incident once the policy's closing conditions hold."""
+    current = _locked(incident)
+    if current.status == Incident.Status.CLOSED:
+        return current
+    if current.status != Incident.Status.RESOLVED:
+        raise IncidentError(f"incident #{current.number} must be resolved before it is closed")
+    now = timezone.now()
+    blockers = _close_blockers(current, now)
+    if blockers:
+        raise IncidentError(f"cannot close #{current.number}: " + "; ".join(blockers))
+    _gate(current, "close")
+    current.status, current.closed_at = Incident.Status.CLOSED, now
+    current.save(update_fields=["status", "closed_at", "updated_at"])
+    timeline_add(
+        incident=current,
+        kind="closed",
+        actor=by,
+        old="resolved",
+        new="closed",
+        message=message,
+        at=now,
+    )
+    return current
+
+
+@transaction.atomic
+def incident_reopen(*, incident: Incident, by: User | None = None, message: str = "") -> Incident:
+    """Reopen a resolved incident (back to investigating); the clocks run again."""
+    current = _locked(incident)
+    if current.is_open:
+        return current
+    old = current.status
+    current.status, current.resolved_at, current.closed_at = "investigating", None, None
+    current.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    timeline_add(
+        incident=current, kind="reopened", actor=by, old=old, new="investigating", message=message
+    )
+    return current
+
+
+@transaction.atomic
+def incident_post_update(
+    *, incident: Incident, body: str, by: User | None = None, public: bool = False
+) -> StatusUpdate:
+    """Post a status update: a timeline event, and the update-cadence clock starts again."""
+    if not body.strip():
+        raise IncidentError("body: a status update needs text")
+    now = timezone.now()
+    update = StatusUpdate.objects.create(
+        incident=incident, at=now, status=incident.status, body=body, public=public, author=by
+    )
+    Incident.objects.filter(pk=incident.pk).update(last_update_at=now)
+    incident.last_update_at = now
+    timeline_add(
+        incident=incident,
+        kind="status_update",
+        actor=by,
+        new=incident.status,
+        message=body,
+        data={"public": public},
+        at=now,
+    )
+    from tocsin.incidents.policy import incident_policy_update_posted
+
+    incident_policy_update_posted(incident=incident, at=now)
+    return update
+
+
+@transaction.atomic
+def incident_assign_role(
+    *, incident: Incident, role: str, user: User, by: User | None = None, backup: bool = False
+) -> IncidentRole:
+    """Give a role to a person; a hand-over is a timeline event and both people are told."""
+    allowed = incident.policy_snapshot.get("roles_in_incident") or [
+        "commander",
+        "tech_lead",
+        "comms_lead",
+        "scribe",
+    ]
+    if role not in allowed:
+        raise IncidentError(f"role: {role!r} is not a role in this incident ({', '.join(allowed)})")
+    now = timezone.now()
+    current = incident.roles.filter(role=role, backup=backup).select_related("user").first()
+    if current is not None and current.user_id == user.pk:
+        return current
+    previous = current.user if current else None
+    if current is None:
+        current = IncidentRole(incident=incident, role=role, backup=backup)
+    current.user, current.assigned_at, current.assigned_by = user, now, by
+    current.save()
+    label = f"{role}{' (backup)' if backup else ''}"
+    timeline_add(
+        incident=incident,
+        kind="role_handover" if previous else "role_assigned",
+        actor=by,
+        old=previous.email if previous else "",
+        new=user.email,
+        message=f"{label}: {previous} -> {user}" if previous else f"{label}: {user}",
+        data={"role": role, "backup": backup},
+        at=now,
+    )
+    from tocsin.notifications.services import page_user
+
+    for person in {user, previous} - {None}:
+        assert person is not None
+        page_user(
+            incident=incident,
+            user=person,
+            kind="notify",
+            step_key=f"role:{role}:{backup}:{now.isoformat()}",
+            reason=f"{label} handed over: {previous or 'nobody'} -> {user}",
+            now=now,
+        )
+    return current
+
+
+@transaction.atomic
+def checklist_check(*, item: ChecklistItem, by: User | None, checked: bool = True) -> ChecklistItem:
+    """Check (or uncheck) a checklist item: who and when go on the timeline."""
+    item.checked_at, item.checked_by = (timezone.now(), by) if checked else (None, None)
+    item.save(update_fields=["checked_at", "checked_by"])
+    timeline_add(
+        incident=item.incident,
+        kind="checklist_checked" if checked else "checklist_unchecked",
+        actor=by,
+        new=item.checklist,
+        message=item.text,
+    )
+    return item
+
+
+@transaction.atomic
+def checklist_waive(*, item: ChecklistItem, by: User | None, reason: str) -> ChecklistItem:
+    """Waive a checklist item; a reason is required and recorded."""
+    if not reason.strip():
+        raise IncidentError("reason: waiving a checklist item needs a reason")
+    item.waived_reason = reason.strip()
+    item.save(update_fields=["waived_reason"])
+    timeline_add(
+        incident=item.incident,
+        kind="checklist_waived",
+        actor=by,
+        new=item.checklist,
+        message=f"{item.text}: {item.waived_reason}",
+    )
+    return item
+
+
+@transaction.atomic
+def incident_update_details(
+    *, incident: Incident, by: User | None = None, **values: object
+) -> Incident:
+    """Change descriptive fields (impact, root cause, bridge ...); one event lists what changed."""
+    unknown = set(values) - set(DETAIL_FIELDS)
+    if unknown:
+        raise IncidentError(f"{sorted(unknown)[0]}: not an incident field")
+    changed = [k for k, v in values.items() if getattr(incident, k) != v]
+    for key in changed:
+        setattr(incident, key, values[key])
+    if changed:
+        incident.save(update_fields=[*changed, "updated_at"])
+        timeline_add(
+            incident=incident,
+            kind="details_changed",
+            actor=by,
+            message=", ".join(changed),
+            data={"fields": changed},
+        )
+    return incident

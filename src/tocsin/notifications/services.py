@@ -44,6 +44,7 @@ def delivery_create(
     due_at: datetime,
     reason: str,
     kind: str = "page",
+    only_if_triggered: bool = True,
 ) -> Delivery | None:
     """Create one delivery row; None if a row with this key already exists (idempotent)."""
     try:
@@ -58,6 +59,7 @@ def delivery_create(
                 kind=kind,
                 reason=reason[:500],
                 due_at=due_at,
+                only_if_triggered=only_if_triggered,
             )
     except IntegrityError:
         return None
@@ -67,12 +69,20 @@ def delivery_create(
 
 
 def page_user(
-    *, incident: Incident, user: User, step_key: str, reason: str, now: datetime | None = None
+    *,
+    incident: Incident,
+    user: User,
+    step_key: str,
+    reason: str,
+    now: datetime | None = None,
+    kind: str = "page",
 ) -> list[Delivery]:
     """Page a person for an incident through their rules (email now, chat after 2 min ...).
 
     ``step_key`` names the escalation step (token, iteration, level), so a step that runs twice
-    after a worker crash finds its rows already there and pages nobody twice.
+    after a worker crash finds its rows already there and pages nobody twice. Pages (kind
+    "page") stop once someone acknowledges; policy notices (stakeholders added, breaches,
+    reminders) go out whatever the status.
     """
     now = now or timezone.now()
     created = []
@@ -83,12 +93,14 @@ def page_user(
                 continue
             method = replacement
         delivery = delivery_create(
-            key=f"page:{incident.pk}:{step_key}:{user.pk}:{method.pk}:{after}",
+            key=f"{kind}:{incident.pk}:{step_key}:{user.pk}:{method.pk}:{after}",
             incident=incident,
             user=user,
             method=method,
             due_at=now + timedelta(seconds=after),
             reason=reason,
+            kind=kind,
+            only_if_triggered=kind == "page",
         )
         if delivery is not None:
             created.append(delivery)

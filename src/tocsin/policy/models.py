@@ -13,6 +13,7 @@ class WorkCalendar(models.Model):
     timezone = models.CharField(max_length=64, default="UTC")
     business_days = models.JSONField(default=list)  # ["mon", "tue", ...]
     holidays = models.JSONField(default=list)  # ["2026-12-25", ...]
+    business_hours = models.JSONField(default=dict, blank=True)  # {"start": "09:00", "end": ...}
 
     def __str__(self) -> str:
         return f"{self.timezone} {','.join(self.business_days)}"

@@ -133,6 +133,7 @@ def _apply_calendar(calendar: schema.Calendar, summary: ApplySummary) -> None:
         "timezone": calendar.timezone,
         "business_days": list(calendar.business_days),
         "holidays": [day.isoformat() for day in calendar.holidays],
+        "business_hours": calendar.business_hours.model_dump() if calendar.business_hours else {},
     }
     row = WorkCalendar.objects.order_by("id").first()
     if row is None:

@@ -51,7 +51,10 @@ def _calendar() -> dict[str, Any] | None:
     row = WorkCalendar.objects.order_by("id").first()
     if row is None:
         return None
-    return {"timezone": row.timezone, "business_days": row.business_days, "holidays": row.holidays}
+    data = {"timezone": row.timezone, "business_days": row.business_days, "holidays": row.holidays}
+    if row.business_hours:
+        data["business_hours"] = row.business_hours
+    return data
 
 
 def _people() -> Any:

@@ -1,0 +1,328 @@
+"""The policy running on an incident: snapshot, proposed commander, checklists, timers.
+
+Rules come from ``policy.plan`` (shared with the simulator). Each rule becomes a durable timer
+keyed by (incident, generation, rule), so a re-run plans nothing twice; when it fires, it checks
+its ``until`` milestone and the generation (a severity change re-plans under a new generation).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from tocsin.accounts.models import User
+from tocsin.engine.services import timer_schedule
+from tocsin.escalation.selectors import resolve_target
+from tocsin.incidents.models import ChecklistItem, Incident, IncidentRole
+from tocsin.incidents.services import timeline_add
+from tocsin.notifications.services import page_user
+from tocsin.oncall.models import Schedule
+from tocsin.oncall.selectors import oncall_users_at
+from tocsin.policy.config import schema
+from tocsin.policy.config.durations import parse_duration
+from tocsin.policy.models import ConfigSection, Severity, WorkCalendar
+from tocsin.policy.plan import PolicyStep, reached, severity_steps, update_interval
+from tocsin.policy.workcal import WorkCalendarRules
+
+log = logging.getLogger("tocsin.policy")
+STEP = "policy.step"
+UPDATE_DUE = "policy.update_due"
+PHASE_MILESTONE = {
+    "investigating": "acknowledged",
+    "identified": "acknowledged",
+    "monitoring": "mitigated",
+}
+
+
+# ---- snapshot ------------------------------------------------------------------------------
+
+
+def policy_snapshot_build() -> dict[str, Any]:
+    """The policy as data: severities, calendar, incident roles, checklists (DESIGN rule 5)."""
+    sections = dict(ConfigSection.objects.values_list("name", "data"))
+    cal = WorkCalendar.current()
+    return {
+        "severities": {s.name: s.spec or {"name": s.name} for s in Severity.objects.all()},
+        "calendar": {
+            "timezone": cal.timezone,
+            "business_days": cal.business_days,
+            "holidays": cal.holidays,
+            "business_hours": cal.business_hours or None,
+        },
+        "commander_schedule": sections.get("commander_schedule"),
+        "roles_in_incident": sections.get("roles_in_incident") or [],
+        "checklists": {c["id"]: c for c in (sections.get("checklists") or [])},
+    }
+
+
+def _severity(incident: Incident) -> schema.Severity | None:
+    spec = incident.policy_snapshot.get("severities", {}).get(incident.severity)
+    if not spec:
+        return None
+    try:
+        return schema.Severity.model_validate(spec)
+    except ValueError:
+        log.exception(
+            "incident %s: severity %s in the snapshot is not valid", incident.pk, incident.severity
+        )
+        return None
+
+
+def _calendar(incident: Incident) -> WorkCalendarRules:
+    from datetime import date, time
+
+    data = incident.policy_snapshot.get("calendar") or {}
+    hours = data.get("business_hours") or {}
+    return WorkCalendarRules(
+        timezone=data.get("timezone") or "UTC",
+        business_days=tuple(data.get("business_days") or ("mon", "tue", "wed", "thu", "fri")),
+        holidays=frozenset(date.fromisoformat(str(d)) for d in data.get("holidays") or []),
+        day_start=time.fromisoformat(hours.get("start", "09:00")),
+        day_end=time.fromisoformat(hours.get("end", "17:00")),
+    )
+
+
+# ---- milestones ------------------------------------------------------------------------------
+
+
+def _milestones(incident: Incident) -> dict[str, datetime | None]:
+    return {
+        "triggered": incident.triggered_at,
+        "acknowledged": incident.acknowledged_at,
+        "mitigated": incident.mitigated_at,
+        "resolved": incident.resolved_at,
+    }
+
+
+def _plan(incident: Incident, start: str) -> None:
+    """Schedule the timers of every rule that counts from milestone ``start``."""
+    sev = _severity(incident)
+    at = _milestones(incident).get(start)
+    if sev is None or at is None:
+        return
+    cal = _calendar(incident)
+    for step in severity_steps(sev):
+        if step.start != start:
+            continue
+        due = step.due(at, cal)
+        if step.kind == "postmortem_due":
+            Incident.objects.filter(pk=incident.pk).update(postmortem_due_at=due)
+            timeline_add(
+                incident=incident,
+                kind="postmortem_scheduled",
+                actor_label="policy",
+                message=f"Post-mortem due {due:%Y-%m-%d %H:%M} UTC ({step.detail})",
+            )
+        timer_schedule(
+            kind=STEP,
+            due_at=due,
+            incident_id=incident.pk,
+            payload={"rule": step.rule, "gen": incident.policy_generation},
+            key=f"policy:{incident.pk}:{incident.policy_generation}:{step.rule}",
+        )
+
+
+def _plan_update(incident: Incident, base: datetime) -> None:
+    sev = _severity(incident)
+    every = update_interval(sev) if sev else None
+    if every is None or not incident.is_open:
+        return
+    due = base + timedelta(seconds=every)
+    Incident.objects.filter(pk=incident.pk).update(next_update_due=due)
+    timer_schedule(
+        kind=UPDATE_DUE,
+        due_at=due,
+        incident_id=incident.pk,
+        payload={"gen": incident.policy_generation, "base": base.isoformat()},
+        key=f"update:{incident.pk}:{incident.policy_generation}:{base.isoformat()}",
+    )
+
+
+def incident_policy_start(*, incident: Incident) -> None:
+    """Snapshot the policy, propose the commander, attach checklists, start the clocks."""
+    incident.policy_snapshot = policy_snapshot_build()
+    incident.save(update_fields=["policy_snapshot"])
+    _propose_commander(incident)
+    _attach_checklists(incident)
+    _plan(incident, "triggered")
+    _plan_update(incident, incident.triggered_at)
+
+
+def incident_policy_milestone(*, incident: Incident, milestone: str) -> None:
+    """Start the clocks that count from ``milestone`` (deadlines, the post-mortem)."""
+    _plan(incident, milestone)
+
+
+def incident_policy_replan(*, incident: Incident) -> None:
+    """After a severity change: a new generation, every clock planned again from the start."""
+    Incident.objects.filter(pk=incident.pk).update(policy_generation=incident.policy_generation + 1)
+    incident.refresh_from_db(fields=["policy_generation"])
+    _attach_checklists(incident)
+    for milestone, at in _milestones(incident).items():
+        if at is not None and milestone != "resolved":
+            _plan(incident, milestone)
+    _plan_update(incident, incident.last_update_at or incident.triggered_at)
+
+
+def incident_policy_update_posted(*, incident: Incident, at: datetime) -> None:
+    """A status update resets the update-cadence clock."""
+    _plan_update(incident, at)
+
+
+# ---- roles and checklists ------------------------------------------------------------------
+
+
+def _propose_commander(incident: Incident) -> None:
+    name = incident.policy_snapshot.get("commander_schedule")
+    schedule = Schedule.objects.filter(name=name).first() if name else None
+    people = oncall_users_at(schedule=schedule, at=incident.triggered_at) if schedule else []
+    if not people or incident.roles.filter(role="commander", backup=False).exists():
+        return
+    IncidentRole.objects.create(
+        incident=incident, role="commander", user=people[0], assigned_at=timezone.now()
+    )
+    timeline_add(
+        incident=incident,
+        kind="role_assigned",
+        actor_label="policy",
+        new=people[0].email,
+        message=f"Commander proposed from {name}: {people[0]}",
+        data={"role": "commander"},
+    )
+
+
+def _attach_checklists(incident: Incident) -> None:
+    sev = _severity(incident)
+    specs = incident.policy_snapshot.get("checklists", {})
+    for checklist_id in sev.checklists if sev else []:
+        spec = specs.get(checklist_id)
+        if not spec or incident.checklist.filter(checklist=checklist_id).exists():
+            continue
+        within = spec.get("within")
+        due = (
+            incident.triggered_at + timedelta(seconds=parse_duration(within).seconds)
+            if within
+            else None
+        )
+        ChecklistItem.objects.bulk_create(
+            ChecklistItem(
+                incident=incident,
+                checklist=checklist_id,
+                checklist_title=spec.get("title", ""),
+                phase=spec.get("phase") or "",
+                required_to=spec.get("required_to") or "",
+                position=i,
+                text=text,
+                due_at=due,
+            )
+            for i, text in enumerate(spec.get("items", []))
+        )
+
+
+def role_holders(incident: Incident, role: str) -> list[User]:
+    """Who holds an incident role (primary first); the commander falls back to the schedule."""
+    holders = [r.user for r in incident.roles.filter(role=role).select_related("user")]
+    if holders or role != "commander":
+        return holders
+    name = incident.policy_snapshot.get("commander_schedule")
+    schedule = Schedule.objects.filter(name=name).first() if name else None
+    return oncall_users_at(schedule=schedule) if schedule else []
+
+
+def _people(incident: Incident, targets: tuple[Any, ...], now: datetime) -> list[User]:
+    people: dict[int, User] = {}
+    for target in targets:
+        found = (
+            role_holders(incident, target)
+            if isinstance(target, str)
+            else [r.user for r in resolve_target(target, now)]
+        )
+        for person in found:
+            people.setdefault(person.pk, person)
+    return list(people.values())
+
+
+# ---- the worker's handlers -------------------------------------------------------------------
+
+
+def _step(incident: Incident, rule: str) -> PolicyStep | None:
+    sev = _severity(incident)
+    return next((s for s in severity_steps(sev) if s.rule == rule), None) if sev else None
+
+
+def policy_step_fire(*, incident_id: int, payload: dict[str, Any]) -> None:
+    """A policy rule's time has come: act unless its milestone or a re-plan made it moot."""
+    incident = Incident.objects.filter(pk=incident_id).select_related("service").first()
+    if incident is None or payload.get("gen") != incident.policy_generation:
+        return
+    step = _step(incident, payload["rule"])
+    now = timezone.now()
+    if step is None or reached(step.until, _milestones(incident), now):
+        return
+    people = _people(incident, step.targets, now)
+    kind = {"page": "stakeholders_added", "escalate": "stakeholders_added"}.get(
+        step.kind, step.kind
+    )
+    if step.kind == "breach":
+        Incident.objects.filter(pk=incident.pk).update(
+            breaches=[*incident.breaches, step.rule.rsplit(".", 1)[-1]]
+        )
+    timeline_add(
+        incident=incident,
+        kind=kind,
+        actor_label="policy",
+        new=step.rule,
+        message=f"{step.detail}: " + (", ".join(map(str, people)) or "nobody to notify"),
+        data={"rule": step.rule, "users": [p.email for p in people]},
+    )
+    for person in people:
+        page_user(
+            incident=incident,
+            user=person,
+            kind="notify",
+            step_key=f"{incident.policy_generation}:{step.rule}",
+            reason=f"{step.detail} [{step.rule}]",
+            now=now,
+        )
+
+
+def policy_update_due(*, incident_id: int, payload: dict[str, Any]) -> None:
+    """The update cadence ran out: remind the comms lead (or commander), plan the next one."""
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if (
+        incident is None
+        or not incident.is_open
+        or payload.get("gen") != (incident.policy_generation)
+    ):
+        return
+    base = datetime.fromisoformat(payload["base"])
+    if incident.last_update_at and incident.last_update_at > base:
+        return  # an update was posted since: its own reminder is planned
+    sev = _severity(incident)
+    roles = sev.update_reminder_to if sev else ["commander"]
+    people = next((found for role in roles if (found := role_holders(incident, role))), [])
+    now = timezone.now()
+    timeline_add(
+        incident=incident,
+        kind="update_due",
+        actor_label="policy",
+        message=f"Status update due (every {sev.update_every if sev else '?'}): "
+        + (", ".join(map(str, people)) or "nobody holds " + " or ".join(roles)),
+    )
+    for person in people:
+        page_user(
+            incident=incident,
+            user=person,
+            kind="notify",
+            step_key=f"{incident.policy_generation}:update:{payload['base']}",
+            reason="a status update is due",
+            now=now,
+        )
+    # Keep reminding at the cadence until someone posts an update, counted from the due time
+    # (not from now: a late worker must not make the cadence drift).
+    every = update_interval(sev) if sev else None
+    if every:
+        _plan_update(incident, base + timedelta(seconds=every))
