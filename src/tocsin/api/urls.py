@@ -12,6 +12,8 @@ from tocsin.alerts.models import Alert, Service
 from tocsin.alerts.selectors import integration_url
 from tocsin.api.auth import BearerToken, session_auth
 from tocsin.api.oncall import router as oncall_router
+from tocsin.api.process import ProcessOut, update_details
+from tocsin.api.process import router as process_router
 from tocsin.api.schemas import (
     AlertOut,
     ErrorOut,
@@ -44,6 +46,7 @@ api = NinjaAPI(
 
 
 api.add_router("/", oncall_router)
+api.add_router("/", process_router)
 
 
 class IncidentFilter(Schema):
@@ -115,6 +118,9 @@ def declare_incident(request: HttpRequest, body: IncidentCreate) -> Status[Incid
 def get_incident(request: HttpRequest, ref: str) -> IncidentOut:
     """One incident, by id or number."""
     return _incident_out(_get(ref))
+
+
+api.patch("/incidents/{ref}", response=ProcessOut, tags=["incident process"])(update_details)
 
 
 @api.get("/incidents/{ref}/timeline", response=list[TimelineEventOut], tags=["incidents"])
