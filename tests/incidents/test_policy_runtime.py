@@ -204,3 +204,20 @@ def test_closing_waits_for_the_monitoring_period(checkout: Service) -> None:
             incident_close(incident=incident)
     with at(30 + 24 * 60):
         assert incident_close(incident=incident).status == "closed"
+
+
+def test_a_business_hours_severity_queues_its_pages_until_monday(checkout: Service) -> None:
+    incident = start(checkout, severity="P4")  # Saturday 03:00, P4 is page: business_hours
+    assert mail.outbox == []
+    (queued,) = incident.timeline.filter(kind="paging_queued")
+    assert "Mon 2026-11-30 09:00 EST" in queued.message
+    with time_machine.travel(datetime(2026, 11, 29, 23, 0, tzinfo=UTC), tick=False):
+        run_once()  # Sunday evening: the 4 h response clock has not even started
+    assert events(incident, "breach") == []
+    with time_machine.travel(datetime(2026, 11, 30, 14, 0, tzinfo=UTC), tick=False):
+        run_once()
+    # Monday 30 November starts week 5: primary (alice, bob, erin) is bob.
+    assert [m.to[0] for m in mail.outbox] == ["bob@example.com"]
+    with time_machine.travel(datetime(2026, 11, 30, 18, 0, tzinfo=UTC), tick=False):
+        run_once()  # 13:00 New York: 4 business hours after 09:00
+    assert events(incident, "breach") == ["severities[P4].respond_within"]

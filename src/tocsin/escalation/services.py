@@ -14,6 +14,7 @@ from tocsin.escalation.selectors import policy_snapshot, resolve_targets, target
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import incident_rotate_token, timeline_add
 from tocsin.notifications.services import page_user
+from tocsin.policy.workcal import next_business_moment
 
 STEP = "escalation.step"
 REPEAT_PAUSE = timedelta(minutes=5)  # between passes when the last level has no wait
@@ -44,6 +45,9 @@ def escalation_start(*, incident: Incident, at: datetime | None = None) -> Escal
         )
         return None
     at = at or timezone.now()
+    first_page = _first_page_time(incident, at)
+    if first_page is None:
+        return None
     run, created = EscalationRun.objects.get_or_create(
         incident=incident,
         defaults={
@@ -53,8 +57,38 @@ def escalation_start(*, incident: Incident, at: datetime | None = None) -> Escal
         },
     )
     if created:
-        _schedule_step(incident=incident, level=0, iteration=0, due_at=at)
+        _schedule_step(incident=incident, level=0, iteration=0, due_at=first_page)
     return run
+
+
+def _first_page_time(incident: Incident, at: datetime) -> datetime | None:
+    """When paging may start under the severity's ``page`` rule (None: it pages nobody)."""
+    from tocsin.incidents.policy import incident_calendar
+
+    spec = (incident.policy_snapshot.get("severities") or {}).get(incident.severity) or {}
+    rule = spec.get("page", "all")
+    if rule == "none":
+        timeline_add(
+            incident=incident,
+            kind="paging_skipped",
+            actor_label="policy",
+            message=f"{incident.severity} pages nobody (page: none)",
+        )
+        return None
+    if rule != "business_hours":
+        return at
+    cal = incident_calendar(incident)
+    start = next_business_moment(at, cal)
+    if start > at:
+        local = start.astimezone(cal.zone)
+        timeline_add(
+            incident=incident,
+            kind="paging_queued",
+            actor_label="policy",
+            message=f"{incident.severity} pages during business hours only: paging starts "
+            f"{local:%a %Y-%m-%d %H:%M %Z}",
+        )
+    return start
 
 
 def escalation_step(*, incident_id: int, payload: dict[str, Any]) -> None:

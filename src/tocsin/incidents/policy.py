@@ -71,7 +71,8 @@ def _severity(incident: Incident) -> schema.Severity | None:
         return None
 
 
-def _calendar(incident: Incident) -> WorkCalendarRules:
+def incident_calendar(incident: Incident) -> WorkCalendarRules:
+    """The working calendar as it was when the incident started."""
     from datetime import date, time
 
     data = incident.policy_snapshot.get("calendar") or {}
@@ -103,7 +104,7 @@ def _plan(incident: Incident, start: str) -> None:
     at = _milestones(incident).get(start)
     if sev is None or at is None:
         return
-    cal = _calendar(incident)
+    cal = incident_calendar(incident)
     for step in severity_steps(sev):
         if step.start != start:
             continue

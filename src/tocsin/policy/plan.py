@@ -33,9 +33,15 @@ class PolicyStep:
     business_hours_only: bool = False
 
     def due(self, start_at: datetime, cal: WorkCalendarRules) -> datetime:
-        """When the step fires, given the time its milestone was reached."""
-        at = add_span(start_at, self.seconds, self.business_days, cal)
-        return next_business_moment(at, cal) if self.business_hours_only else at
+        """When the step fires, given the time its milestone was reached.
+
+        A business-hours severity ("< 4 hours (business hours)") starts its clocks at the next
+        business moment and tells people only during business hours.
+        """
+        if not self.business_hours_only:
+            return add_span(start_at, self.seconds, self.business_days, cal)
+        at = add_span(next_business_moment(start_at, cal), self.seconds, self.business_days, cal)
+        return next_business_moment(at, cal)
 
 
 def reached(milestone: str, times: dict[str, datetime | None], at: datetime) -> bool:
@@ -94,6 +100,7 @@ def severity_steps(sev: schema.Severity) -> list[PolicyStep]:
                     until=until,
                     targets=("commander",),
                     detail=f"{what} target of {value} missed ({sev.name}: not {until} in time)",
+                    business_hours_only=deferred,
                 )
             )
     for i, deadline in enumerate(sev.deadlines):
@@ -108,6 +115,7 @@ def severity_steps(sev: schema.Severity) -> list[PolicyStep]:
                 until=deadline.until,
                 targets=tuple(deadline.notify or ["commander"]),
                 detail=f"{deadline.name}: due {deadline.after} after {deadline.from_}",
+                business_hours_only=deferred,
             )
         )
     if sev.postmortem:
