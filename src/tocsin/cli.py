@@ -23,6 +23,9 @@ Configuration as code:
   check FILE                      validate a configuration file; every problem with its line
   apply FILE [--prune]            load a configuration file (idempotent, all or nothing)
   export [-o FILE]                write the current configuration as YAML
+  simulate FILE --severity S [--at T] [--ack-after D] [--resolve-after D] [--json]
+                                  run a policy on a virtual clock: who is paged when
+  render-guide FILE [-o OUT]      write the policy as a Markdown incident-response guide
 
 People and access:
   createuser --email E [--password P] [--admin]
@@ -46,8 +49,15 @@ COMMANDS = {
     "apply": "config_apply",
     "export": "config_export",
     "incident": "incident",
+    "simulate": "simulate",
+    "render-guide": "render_guide",
 }
-POLICY_VERBS = {"check": "config_check", "load": "config_apply", "export": "config_export"}
+POLICY_VERBS = {
+    "check": "config_check",
+    "load": "config_apply",
+    "export": "config_export",
+    "render": "render_guide",
+}
 
 
 def _command_line(argv: list[str]) -> list[str] | None:
