@@ -127,3 +127,26 @@ def test_escalating_to_an_unknown_role_is_a_400(api: Api, example: None) -> None
     status, body = api("post", f"/incidents/{incident['id']}/escalate", {"role": "Nobody"})
     assert status == 400
     assert "Nobody" in body["detail"]
+
+
+def test_simulate_runs_the_current_policy_for_a_service(api: Api, example: None) -> None:
+    status, events = api(
+        "get",
+        "/services/Checkout API/simulate?severity=P1&at=2026-11-28T03:00:00-05:00"
+        "&ack_after=20m&resolve_after=2h",
+    )
+    assert status == 200
+    assert events[0]["at"] == "2026-11-28T03:00:00-05:00"
+    matrix = [
+        (e["offset_seconds"] // 60, e["targets"])
+        for e in events
+        if "escalation_matrix" in e["rule"]
+    ]
+    assert matrix[1] == (30, ["carol@example.com"])
+    assert any(e["kind"] == "postmortem_due" for e in events)
+
+
+def test_simulate_with_a_bad_duration_is_a_400_naming_it(api: Api, example: None) -> None:
+    status, body = api("get", "/services/Checkout API/simulate?severity=P1&ack_after=soon")
+    assert status == 400
+    assert "ack_after" in body["detail"]

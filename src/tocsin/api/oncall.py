@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -183,3 +183,56 @@ def _chosen(body: EscalateIn) -> list[User]:
     if not people:
         raise HttpError(400, f"role: {body.role!r} has nobody in it")
     return people
+
+
+class SimulateQuery(Schema):
+    severity: str
+    at: datetime | None = None
+    ack_after: str | None = None
+    mitigate_after: str | None = None
+    resolve_after: str | None = None
+    updates_every: str | None = None
+
+
+class SimEventOut(Schema):
+    offset_seconds: int
+    at: str
+    kind: str
+    rule: str
+    targets: list[str]
+    detail: str
+
+
+def _sim_duration(name: str, value: str | None) -> timedelta | None:
+    from tocsin.policy.config.durations import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return timedelta(seconds=parse_duration(value).seconds)
+    except ValueError as exc:
+        raise HttpError(400, f"{name}: {exc}") from exc
+
+
+@router.get("/services/{name}/simulate", response=list[SimEventOut], tags=["services"])
+def simulate(request: HttpRequest, name: str, query: Query[SimulateQuery]) -> list[SimEventOut]:
+    """What the running policy would do if this service broke at ``at`` (no writes)."""
+    from tocsin.policy.selectors import simulate_current
+    from tocsin.policy.simulate import Scenario, SimulationError
+
+    at = _aware(query.at, "at")
+    scenario = Scenario(
+        severity=query.severity,
+        at=at,
+        service=name,
+        ack_after=_sim_duration("ack_after", query.ack_after),
+        mitigate_after=_sim_duration("mitigate_after", query.mitigate_after),
+        resolve_after=_sim_duration("resolve_after", query.resolve_after),
+        updates_every=_sim_duration("updates_every", query.updates_every),
+    )
+    try:
+        events = simulate_current(scenario=scenario)
+    except SimulationError as exc:
+        raise HttpError(400, str(exc)) from exc
+    zone = at.tzinfo or UTC
+    return [SimEventOut(**e.as_json(at, zone)) for e in events]
