@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "tocsin.oncall",
     "tocsin.escalation",
     "tocsin.notifications",
+    "tocsin.comms",
+    "tocsin.statuspage",
     "tocsin.engine",
     "tocsin.web",
     "tocsin.api",
@@ -113,6 +115,9 @@ STORAGES = {
 # Serve static files straight from the installed apps: `tocsin serve` needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# The status page is also written as static files here on every change (empty: off).
+STATUS_EXPORT_DIR = os.environ.get("TOCSIN_STATUS_EXPORT_DIR", "").strip()
 
 # Ingestion limit (PagerDuty's documented maximum event size is 512 KB).
 MAX_ALERT_BODY_BYTES = 512 * 1024

@@ -18,6 +18,7 @@ urlpatterns = [
     path("ical/person/<str:public_id>/<str:token>.ics", person_ics, name="ical-person"),
     path("", include("tocsin.alerts.urls")),
     path("api/v1/", api.urls),
+    path("status/", include("tocsin.statuspage.urls")),
     path("admin/", admin.site.urls),
     path("", include("tocsin.web.urls")),
 ]
