@@ -209,7 +209,14 @@ class _Postgres:
 class TocsinServer:
     """``with TocsinServer() as server:`` a live Tocsin on a free port with its own data."""
 
-    def __init__(self, command: str = "serve", *, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self,
+        command: str = "serve",
+        *,
+        start_timeout: float = START_TIMEOUT,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``env``: extra environment for every program (e.g. ``TOCSIN_EMAIL_URL``)."""
         assert command in {"serve", "web"}, command
         self.command = command
         self.start_timeout = start_timeout
@@ -224,7 +231,7 @@ class TocsinServer:
         self.process: ManagedProcess | None = None
         self.others: list[ManagedProcess] = []
         self.http = httpx.Client(base_url=self.base_url, timeout=15.0)
-        self.env = self._environment()
+        self.env = self._environment() | (env or {})
 
     # ---- life cycle ---------------------------------------------------------------------
 
@@ -398,14 +405,26 @@ class TocsinServer:
         ``services``: ``[{"name": ..., "severity_map": {...}, "integrations":
         [{"kind": "alertmanager", "key": ...}, {"kind": "pagerduty", "key": <32 chars>}]}]``.
         """
-        path = self._tmp / "tocsin.yaml"
-        path.write_text(yaml.safe_dump({"services": services}, sort_keys=False))
+        return self.apply({"services": services})
+
+    def apply(self, document: dict[str, Any], *, name: str = "tocsin.yaml") -> str:
+        """``tocsin apply`` a configuration (any sections, as in tocsin.yaml); return its output."""
+        path = self._tmp / name
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
         result = self.cli("apply", str(path), check=False)
         assert result.returncode == 0, (
             f"tocsin apply {path} exited {result.returncode}\n{path.read_text()}\n"
             f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-3000:]}"
         )
         return result.stdout
+
+    def shell(self, code: str) -> str:
+        """Run Python ``code`` in ``tocsin django shell`` against this server's data; its stdout.
+
+        For reading (or, in crash tests, nudging) state that no API exposes. Print one line of
+        JSON last and read it with ``json.loads(out.splitlines()[-1])``.
+        """
+        return self.cli("django", "shell", "--no-imports", "-c", code).stdout
 
 
 @dataclass
