@@ -1,15 +1,16 @@
-"""Web fixtures: a signed-in browser for alice, and a factory for incidents with alerts."""
+"""Web fixtures: a signed-in browser for alice, incidents with alerts, and a paging rota."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.factories import person, policy, role, weekly_schedule
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Alert, Service
 from tocsin.incidents.models import Incident
@@ -18,6 +19,10 @@ from tocsin.incidents.services import incident_acknowledge, incident_create, inc
 HTMX = {"HX-Request": "true"}
 
 MakeIncident = Callable[..., Incident]
+
+# Tuesday 2026-11-24 08:00 UTC, 03:00 in New York: the fourth week of rotations that started
+# Monday 2026-11-02, so primary (dana, erin, frank) is dana again and secondary is erin.
+T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -79,3 +84,22 @@ def _alert(incident: Incident, service: Service, n: int, at: datetime, **fields:
         **fields,
     }
     return Alert.objects.create(**values)
+
+
+@pytest.fixture
+def rota(db: None) -> dict[str, User]:
+    """Two weekly schedules in New York, a manager role, and a three-level policy over them."""
+    people = {n: person(f"{n}@example.com") for n in ("dana", "erin", "frank", "carol")}
+    dana, erin, frank = people["dana"], people["erin"], people["frank"]
+    weekly_schedule("Platform primary", [dana, erin, frank])
+    weekly_schedule("Platform secondary", [erin, frank, dana])
+    role("Engineering Manager", [people["carol"]])
+    policy(
+        "Platform default",
+        [
+            ([{"schedule": "Platform primary"}], 15 * 60),
+            ([{"schedule": "Platform secondary"}], 15 * 60),
+            ([{"role": "Engineering Manager"}], 0),
+        ],
+    )
+    return people

@@ -7,17 +7,21 @@ not used). Screenshots go to /tmp/tocsin-*.png for a human to look at.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connections
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
+from tocsin.engine.worker import run_once
 from tocsin.incidents.models import Incident
+from tocsin.oncall.models import Override
 
-from .conftest import MakeIncident
+from .conftest import T0, MakeIncident
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path("/tmp")
@@ -130,3 +134,51 @@ def test_the_pages_work_with_javascript_off(
 
     incident.refresh_from_db()
     assert incident.status == Incident.Status.RESOLVED
+
+
+def test_alice_covers_a_shift_from_the_schedule_page(
+    chromium: Any,
+    live_server: Any,
+    alice: User,
+    rota: dict[str, User],
+    make_incident: MakeIncident,
+) -> None:
+    # The clock starts at T0 and keeps running, so the browser's own timers still fire.
+    with time_machine.travel(T0, tick=True):
+        checkout = Service.objects.create(name="Checkout", escalation_policy="Platform default")
+        incident = make_incident("Checkout returns 502", severity="P1", service=checkout)
+        run_once()
+        page = chromium.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{live_server.url}/")
+        page.fill("input[name=username]", "alice@example.com")
+        page.fill("input[name=password]", "alice-pass-123")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=Who is on call now")
+        page.wait_for_selector("text=Ready: every service pages someone.")  # loaded after the page
+        page.screenshot(path=str(SHOTS / "tocsin-home.png"), full_page=True)
+
+        page.click("nav >> text=Schedules")
+        page.click("text=Platform primary")
+        page.wait_for_selector("h1:has-text('Platform primary')")
+        page.select_option("select[name=user]", label="Carol")
+        page.fill("input[name=start]", "2026-11-26T00:00")
+        page.fill("input[name=end]", "2026-11-27T00:00")
+        page.fill("input[name=note]", "Thanksgiving: Dana is away")
+        page.click("button:has-text('Add override')")
+        page.wait_for_selector("text=Carol is on call for Platform primary instead.")
+        page.screenshot(path=str(SHOTS / "tocsin-schedule.png"), full_page=True)
+
+        page.goto(f"{live_server.url}/incidents/{incident.public_id}/")
+        page.wait_for_selector("text=Paging")
+        page.screenshot(path=str(SHOTS / "tocsin-incident-paging.png"), full_page=True)
+        page.click("nav >> text=Me")
+        page.wait_for_selector("text=How you are reached")
+        page.screenshot(path=str(SHOTS / "tocsin-me.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{live_server.url}/schedules/")
+        page.click("text=Platform primary")
+        page.screenshot(path=str(SHOTS / "tocsin-schedule-phone.png"), full_page=True)
+
+    override = Override.objects.get()
+    assert (override.user, override.note) == (rota["carol"], "Thanksgiving: Dana is away")
+    assert override.start == datetime(2026, 11, 26, 5, 0, tzinfo=UTC)

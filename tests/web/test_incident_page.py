@@ -145,7 +145,7 @@ def test_htmx_acknowledge_swaps_the_incident_in_place(browser: Client, incident:
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
-    assert html.strip().startswith('<div id="incident-live">')
+    assert html.strip().startswith('<div id="incident-live" ')
     assert ">Acknowledged<" in html
     assert '<span class="kind">acknowledged</span>' in html
     # The message travels out of band into the page's message area.
@@ -169,7 +169,7 @@ def test_htmx_acknowledge_of_a_resolved_incident_shows_the_error_in_place(
 def test_the_page_answers_htmx_with_the_live_part(browser: Client, incident: Incident) -> None:
     response = browser.get(url("incident-detail", incident), headers=HTMX)
 
-    assert response.content.decode().strip().startswith('<div id="incident-live">')
+    assert response.content.decode().strip().startswith('<div id="incident-live" ')
     assert "HX-Request" in response["Vary"]
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 
+from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
+from tocsin.oncall.models import Override, Schedule
+from tocsin.web.paging import escalation_choices
 from tocsin.web.selectors import service_list, severity_choices
 
 STATUS_CHOICES = [
@@ -17,6 +22,8 @@ STATUS_CHOICES = [
     ("acknowledged", "Acknowledged"),
     ("resolved", "Resolved"),
 ]
+
+LOCAL_DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 class LoginForm(AuthenticationForm):
@@ -100,3 +107,98 @@ class NoteForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+
+class OverrideForm(forms.Form):
+    """Put someone on call for a while; the times are wall times in the schedule's zone."""
+
+    user = forms.ModelChoiceField(
+        label="Person",
+        queryset=User.objects.none(),
+        to_field_name="public_id",
+        empty_label="Choose…",
+    )
+    start = forms.DateTimeField(label="From", widget=LOCAL_DATETIME)
+    end = forms.DateTimeField(label="To", widget=LOCAL_DATETIME)
+    note = forms.CharField(max_length=500, required=False, strip=True)
+
+    def __init__(self, *args: Any, zone: ZoneInfo, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        user = self.fields["user"]
+        assert isinstance(user, forms.ModelChoiceField)
+        user.queryset = User.objects.filter(is_active=True).order_by("name", "email")
+        for name in ("start", "end"):
+            self.fields[name].help_text = f"{zone.key} time"
+
+    def full_clean(self) -> None:
+        # DateTimeField reads a time without offset in the current zone: make that the schedule's,
+        # so "09:00" means 09:00 where the rotation hands off (and a time that does not exist
+        # there, inside a DST jump, is refused by the field).
+        with timezone.override(self.zone):
+            super().full_clean()
+
+
+class OverrideDeleteForm(forms.Form):
+    """Which of the schedule's overrides to remove."""
+
+    override = forms.ModelChoiceField(queryset=Override.objects.none())
+
+    def __init__(self, *args: Any, schedule: Schedule, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        override = self.fields["override"]
+        assert isinstance(override, forms.ModelChoiceField)
+        override.queryset = Override.objects.filter(schedule=schedule)
+
+
+NEXT_LEVEL = "next"
+
+
+def _person_label(user: User) -> str:
+    return f"{user.name} ({user.email})" if user.name else user.email
+
+
+class EscalateForm(forms.Form):
+    """Escalate now: to the policy's next level, or page a chosen person or role."""
+
+    to = forms.ChoiceField(label="Page")
+    message = forms.CharField(
+        label="Note",
+        max_length=2000,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why, and what you need"}),
+    )
+
+    def __init__(self, *args: Any, policy: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        people, roles = escalation_choices()
+        to = self.fields["to"]
+        assert isinstance(to, forms.ChoiceField)
+        # Without an escalation run there is no next level: only people and roles.
+        levels = [(NEXT_LEVEL, f"The next level of {policy}")] if policy else []
+        to.choices = [
+            *levels,
+            ("People", [(f"user:{p.public_id}", _person_label(p)) for p in people]),
+            ("Roles", [(f"role:{r.name}", r.name) for r in roles]),
+        ]
+
+    def clean_to(self) -> str:
+        value = str(self.cleaned_data["to"])
+        if value.startswith("role:") and not self._people_in(value):
+            raise forms.ValidationError(f"Nobody has the role {value[5:]}.")
+        return value
+
+    def _people_in(self, value: str) -> list[User]:
+        kind, _, ref = value.partition(":")
+        active = User.objects.filter(is_active=True)
+        if kind == "user":
+            return list(active.filter(public_id=ref))
+        return list(active.filter(org_roles__name=ref).order_by("email"))
+
+    def people(self) -> list[User] | None:
+        """Who to page directly, or None for "the next level"."""
+        value = self.cleaned_data["to"]
+        return None if value == NEXT_LEVEL else self._people_in(value)

@@ -1,10 +1,10 @@
-"""The HTML pages. Incidents and services appear in URLs by public id, never by primary key."""
+"""The HTML pages. Incidents, services and schedules appear in URLs by public id, never by key."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from tocsin.web import views
+from tocsin.web import paging_views, views
 
 app_name = "web"
 urlpatterns = [
@@ -17,5 +17,20 @@ urlpatterns = [
     path("incidents/<slug:public_id>/acknowledge/", views.incident_ack, name="incident-ack"),
     path("incidents/<slug:public_id>/resolve/", views.incident_resolve, name="incident-resolve"),
     path("incidents/<slug:public_id>/notes/", views.incident_note, name="incident-note"),
+    path("incidents/<slug:public_id>/escalate/", views.incident_escalate, name="incident-escalate"),
     path("services/", views.service_list, name="service-list"),
+    path("schedules/", paging_views.schedule_list, name="schedule-list"),
+    path("schedules/<slug:public_id>/", paging_views.schedule_detail, name="schedule-detail"),
+    path(
+        "schedules/<slug:public_id>/overrides/",
+        paging_views.override_create,
+        name="override-create",
+    ),
+    path(
+        "schedules/<slug:public_id>/overrides/delete/",
+        paging_views.override_delete,
+        name="override-delete",
+    ),
+    path("me/", paging_views.me, name="me"),
+    path("readiness/", views.readiness_panel, name="readiness"),
 ]

@@ -10,16 +10,32 @@ from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tocsin.accounts.models import User
+from tocsin.escalation import services as escalation_services
+from tocsin.escalation.readiness import readiness
 from tocsin.incidents import services as incident_services
 from tocsin.incidents.models import Incident
 from tocsin.incidents.selectors import incident_get, incident_timeline
 from tocsin.web.access import AuthedRequest, responder_view
-from tocsin.web.forms import IncidentDeclareForm, IncidentFilterForm, LoginForm, NoteForm
+from tocsin.web.forms import (
+    EscalateForm,
+    IncidentDeclareForm,
+    IncidentFilterForm,
+    LoginForm,
+    NoteForm,
+)
 from tocsin.web.htmx import is_htmx, render_page
 from tocsin.web.integrations import integration_guide
+from tocsin.web.paging import (
+    incident_deliveries,
+    incident_escalation,
+    incident_policy_name,
+    policies_now,
+    schedules_now,
+)
 from tocsin.web.selectors import (
     incident_alerts,
     incident_rows,
@@ -49,12 +65,16 @@ def _list_page(
 ) -> HttpResponse:
     filter_form = IncidentFilterForm(request.GET)
     rows = incident_rows(**filter_form.filters())
-    context = {
+    context: dict[str, Any] = {
         "filter_form": filter_form,
         "page": Paginator(rows, PER_PAGE).get_page(request.GET.get("page")),
         "declare_form": declare_form or IncidentDeclareForm(),
         "severity_order": severity_choices(),
     }
+    if not is_htmx(request):  # the 10 s poll only wants the table
+        now = timezone.now()
+        context["schedules"] = schedules_now(now=now)
+        context["policies"] = policies_now(now=now)
     return render_page(
         request, "web/incident_list.html", "web/partials/incident_table.html", context, status
     )
@@ -85,13 +105,30 @@ def incident_declare(request: AuthedRequest) -> HttpResponse:
 
 
 def _incident_page(
-    request: AuthedRequest, incident: Incident, note_form: NoteForm | None = None, status: int = 200
+    request: AuthedRequest,
+    incident: Incident,
+    *,
+    note_form: NoteForm | None = None,
+    escalate_form: EscalateForm | None = None,
+    oob: str = "",
+    status: int = 200,
 ) -> HttpResponse:
+    """The page, or for htmx its live part plus the form that was posted (out of band).
+
+    The 10 s poll swaps the live part only, so the forms live outside it and what someone is
+    typing survives; a form comes back with its own answer (cleared, or with its errors).
+    """
+    escalation = incident_escalation(incident=incident)
+    policy = escalation.run.policy_name if escalation else ""
     context: dict[str, Any] = {
         "incident": incident,
         "alerts": incident_alerts(incident=incident),
         "timeline": incident_timeline(incident=incident),
+        "deliveries": incident_deliveries(incident=incident),
+        "escalation": escalation,
         "note_form": note_form or NoteForm(),
+        "escalate_form": escalate_form or EscalateForm(policy=policy),
+        "oob": oob,  # "note" or "escalate": the form the request posted
         "severity_order": severity_choices(),
     }
     return render_page(
@@ -108,10 +145,10 @@ def incident_detail(request: AuthedRequest, public_id: str) -> HttpResponse:
     return _incident_page(request, incident)
 
 
-def _after_change(request: AuthedRequest, public_id: str) -> HttpResponse:
+def _after_change(request: AuthedRequest, public_id: str, oob: str = "") -> HttpResponse:
     """htmx swaps the fresh incident in place; a plain form post goes back to the page."""
     if is_htmx(request):
-        return _incident_page(request, _incident_or_404(public_id))
+        return _incident_page(request, _incident_or_404(public_id), oob=oob)
     return redirect("web:incident-detail", public_id=public_id)
 
 
@@ -160,13 +197,56 @@ def incident_note(request: AuthedRequest, public_id: str) -> HttpResponse:
     if not form.is_valid():
         # htmx only swaps 2xx answers; a plain post gets the page back with a 400.
         return _incident_page(
-            request, incident, note_form=form, status=200 if is_htmx(request) else 400
+            request, incident, note_form=form, oob="note", status=200 if is_htmx(request) else 400
         )
     incident_services.incident_add_note(
         incident=incident, text=form.cleaned_data["text"], by=request.user
     )
     messages.success(request, "Note added.")
-    return _after_change(request, incident.public_id)
+    return _after_change(request, incident.public_id, oob="note")
+
+
+@responder_view
+@require_POST
+def incident_escalate(request: AuthedRequest, public_id: str) -> HttpResponse:
+    """Escalate now: page the policy's next level, or a chosen person or role at once."""
+    incident = _incident_or_404(public_id)
+    if incident.status != Incident.Status.TRIGGERED:
+        # Pages go out only while nobody has acknowledged; the sender would cancel these.
+        messages.error(request, f"Incident #{incident.number} is {incident.status}: not escalated.")
+        return _after_change(request, incident.public_id)
+    form = EscalateForm(request.POST, policy=incident_policy_name(incident=incident))
+    if not form.is_valid():
+        return _incident_page(
+            request,
+            incident,
+            escalate_form=form,
+            oob="escalate",
+            status=200 if is_htmx(request) else 400,
+        )
+    people, note = form.people(), form.cleaned_data["message"]
+    if people is None:
+        escalation_services.escalation_escalate_now(
+            incident=incident, by=request.user, message=note
+        )
+        messages.success(request, "Escalating to the next level now.")
+    else:
+        escalation_services.escalation_page_directly(
+            incident=incident, people=people, by=request.user, message=note
+        )
+        messages.success(request, f"Paging {', '.join(str(p) for p in people)} now.")
+    return _after_change(request, incident.public_id, oob="escalate")
+
+
+@responder_view
+def readiness_panel(request: AuthedRequest) -> HttpResponse:
+    """What would page nobody, now or in the next 14 days; the home page loads it after itself.
+
+    ``readiness()`` resolves every policy target every 6 hours for 14 days (hundreds of small
+    queries), so it is fetched by htmx once the page is up instead of delaying the page.
+    """
+    context = {"problems": readiness(now=timezone.now())}
+    return render_page(request, "web/readiness.html", "web/partials/readiness_panel.html", context)
 
 
 @responder_view

@@ -1,9 +1,9 @@
-"""Template helpers: times in the viewer's zone, relative times, badges, safe links."""
+"""Template helpers: times in the viewer's zone, durations, badges, safe links, the auditor."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
+
+from tocsin.web.paging import auditor_warnings
 
 register = template.Library()
 
@@ -106,3 +108,29 @@ def sorted_by_value(value: Any) -> list[tuple[str, Any]]:
     if not isinstance(value, dict):
         return []
     return sorted(((str(k), v) for k, v in value.items()), key=lambda kv: (str(kv[1]), kv[0]))
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A length of time as people say it: "7 days 1 h", "12 h 30 min", "45 min"."""
+    if value is None:
+        return ""
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes or not parts else []
+    return " ".join(parts)
+
+
+@register.inclusion_tag("web/partials/auditor_banner.html")
+def auditor_banner() -> dict[str, Any]:
+    """A red banner on every page while pages cannot go out (no worker, overdue work)."""
+    return {"warnings": auditor_warnings()}
+
+
+@register.filter
+def seconds_duration(value: int | None) -> str:
+    """A number of seconds as a duration: 43200 -> "12 h"."""
+    return "" if value is None else duration(timedelta(seconds=int(value)))
