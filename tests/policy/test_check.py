@@ -255,3 +255,101 @@ def test_business_days_are_counted_apart() -> None:
     assert parse_duration("3bd", business_days=True).business_days == 3
     with pytest.raises(ValueError, match="invalid duration '15mins'"):
         parse_duration("15mins")
+
+
+# ---- fields the seed guides need (close_requires, response_team, phases, approvals, drills) --
+
+P1 = "{name: P1, respond_within: 5m}"
+
+
+def test_close_requires_monitoring_for_is_a_duration(check: Check) -> None:
+    assert check((P1, "{name: P1, close_requires: {monitoring_for: 24hours}}")) == [
+        "tocsin.yaml:20 severities[0].close_requires.monitoring_for: invalid duration '24hours':"
+        " write a number and a unit: 90s, 15m, 1h, 1h30m, 3d, 1w"
+    ]
+
+
+def test_close_requires_checklists_complete_is_a_boolean(check: Check) -> None:
+    assert check((P1, "{name: P1, close_requires: {checklists_complete: maybe}}")) == [
+        "tocsin.yaml:20 severities[0].close_requires.checklists_complete: Input should be a valid"
+        " boolean, unable to interpret input, not 'maybe'"
+    ]
+
+
+def test_a_response_team_names_known_roles(check: Check) -> None:
+    assert check((P1, "{name: P1, response_team: [{role: Engineering Manger}]}")) == [
+        "tocsin.yaml:20 severities[0].response_team[0].role: unknown role 'Engineering Manger'"
+        " (did you mean 'Engineering Manager'?)"
+    ]
+
+
+def test_postmortem_approvals_are_roles(check: Check) -> None:
+    bad = "{name: P1, postmortem: {within: 48h, approvals: [Engineering Manager, CEO]}}"
+    assert check((P1, bad)) == [
+        "tocsin.yaml:20 severities[0].postmortem.approvals[1]: unknown role 'CEO'"
+    ]
+
+
+def test_postmortem_from_is_a_milestone(check: Check) -> None:
+    assert check((P1, "{name: P1, postmortem: {within: 48h, from: closed}}")) == [
+        "tocsin.yaml:20 severities[0].postmortem.from: invalid value 'closed': expected"
+        " 'triggered', 'acknowledged', 'mitigated' or 'resolved'"
+    ]
+
+
+CHECKLIST = "checklists:\n  - {id: resolve, phase: resolution, within: 1h, items: [Verified]}\n"
+
+
+def test_a_checklist_phase_is_one_of_the_phases(check: Check) -> None:
+    assert check(text=GOOD + CHECKLIST.replace("phase: resolution", "phase: fixing")) == [
+        "tocsin.yaml:23 checklists[0].phase: invalid value 'fixing': expected 'detection',"
+        " 'triage', 'response', 'investigation', 'mitigation', 'resolution', 'recovery',"
+        " 'closure' or 'post_incident'"
+    ]
+
+
+def test_a_checklist_within_is_a_duration(check: Check) -> None:
+    assert check(text=GOOD + CHECKLIST.replace("within: 1h", "within: 1bd")) == [
+        "tocsin.yaml:23 checklists[0].within: business days (1bd) are not allowed here:"
+        " write a number and a unit: 90s, 15m, 1h, 1h30m, 3d, 1w"
+    ]
+
+
+DRILLS = (
+    CHECKLIST
+    + "drills:\n"
+    + "  - {name: Monthly, every: 4w, severity: P1, scenario: Database down, checklist: resolve}\n"
+)
+
+
+def test_drills_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("tocsin.yaml").write_text(GOOD + DRILLS)
+    assert run("config_check", "tocsin.yaml").startswith("tocsin.yaml: ok (")
+
+
+def test_a_drill_names_a_known_severity_and_checklist(check: Check) -> None:
+    text = GOOD + DRILLS.replace("severity: P1", "severity: P7").replace(
+        "checklist: resolve}", "checklist: resolv}"
+    )
+    assert check(text=text) == [
+        "tocsin.yaml:25 drills[0].severity: unknown severity 'P7'",
+        "tocsin.yaml:25 drills[0].checklist: unknown checklist 'resolv' (did you mean 'resolve'?)",
+    ]
+
+
+def test_a_drill_must_repeat(check: Check) -> None:
+    assert check(text=GOOD + DRILLS.replace("every: 4w", "every: 0m")) == [
+        "tocsin.yaml:25 drills[0]: a drill must repeat: 'every' cannot be '0m'"
+    ]
+
+
+def test_a_drill_needs_a_scenario_and_a_unique_name(check: Check) -> None:
+    again = "  - {name: Monthly, every: 52w, severity: P1}\n"
+    assert check(text=GOOD + DRILLS + again) == [
+        "tocsin.yaml:26 drills[1].scenario: required field is missing",
+    ]
+    again = "  - {name: Monthly, every: 52w, severity: P1, scenario: Full-scale}\n"
+    assert check(text=GOOD + DRILLS + again) == [
+        "tocsin.yaml:26 drills[1].name: duplicate name 'Monthly' (first at line 25)",
+    ]

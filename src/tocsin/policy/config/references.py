@@ -29,6 +29,7 @@ ITEM_IDS = {
     "checklists": "id",
     "templates": "id",
     "runbooks": "id",
+    "drills": "name",
 }
 
 # Which section defines each kind of name (a section that failed validation is not checked).
@@ -113,6 +114,7 @@ def reference_problems(
         _escalation_policies(config, names),
         _services(config, names),
         _severities(config, names),
+        _drills(config, names),
     )
     return [problem for check in checks for problem in check]
 
@@ -266,6 +268,21 @@ def _severities(config: Config, names: Names) -> Iterator[Problem]:
                 yield from _check(here, "incident role", role, names.incident_roles)
         for c, checklist in enumerate(severity.checklists):
             yield from _check((*loc, "checklists", c), "checklist", checklist, names.checklists)
-        for r, role in enumerate(severity.update_reminder_to):
+        # The default (comms_lead, then commander) falls back to the roles a file does define.
+        written = (
+            severity.update_reminder_to if "update_reminder_to" in severity.model_fields_set else []
+        )
+        for r, role in enumerate(written):
             here = (*loc, "update_reminder_to", r)
             yield from _check(here, "incident role", role, names.incident_roles)
+        yield from _targets((*loc, "response_team"), severity.response_team, names)
+        if severity.postmortem:
+            for a, role in enumerate(severity.postmortem.approvals):
+                yield from _check((*loc, "postmortem", "approvals", a), "role", role, names.roles)
+
+
+def _drills(config: Config, names: Names) -> Iterator[Problem]:
+    for d, drill in enumerate(config.drills):
+        loc: Loc = ("drills", d)
+        yield from _check((*loc, "severity"), "severity", drill.severity, names.severities)
+        yield from _check((*loc, "checklist"), "checklist", drill.checklist, names.checklists)

@@ -173,6 +173,17 @@ AppriseUrl = Annotated[str, BeforeValidator(_apprise)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Day = Literal[Weekday, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Milestone = Literal["triggered", "acknowledged", "mitigated", "resolved"]
+Phase = Literal[
+    "detection",
+    "triage",
+    "response",
+    "investigation",
+    "mitigation",
+    "resolution",
+    "recovery",
+    "closure",
+    "post_incident",
+]
 
 
 class Section(BaseModel):
@@ -378,7 +389,20 @@ class Deadline(Section):
 
 class Postmortem(Section):
     within: Span
+    # The milestone `within` counts from ("PIR within 48 h of resolution": resolved).
+    from_: Milestone = Field(default="resolved", alias="from")
     template: str | None = None
+    # Roles (of the `roles` section) that sign the post-mortem off, in order.
+    approvals: list[str] = Field(default_factory=list)
+
+
+class CloseRequires(Section):
+    """What closing a resolved incident waits for."""
+
+    # Stable monitoring after resolution before the incident may be closed ("24 h stable").
+    monitoring_for: Duration | None = None
+    # Every checklist attached to the incident is checked (or waived with a reason).
+    checklists_complete: bool = True
 
 
 class Severity(Section):
@@ -399,12 +423,18 @@ class Severity(Section):
     deadlines: list[Deadline] = Field(default_factory=list)
     postmortem: Postmortem | None = None
     checklists: list[str] = Field(default_factory=list)
+    # Who makes up the response team (documentation; notified when the incident is declared).
+    response_team: list[Target] = Field(default_factory=list)
+    close_requires: CloseRequires = Field(default_factory=CloseRequires)
 
 
 class Checklist(Section):
     id: Name
     title: str = ""
     required_to: Literal["acknowledge", "mitigate", "resolve"] | None = None
+    # The phase of the response the checklist belongs to, and how long it has to be done.
+    phase: Phase | None = None
+    within: Duration | None = None
     items: list[str] = Field(min_length=1)
 
 
@@ -426,6 +456,22 @@ class Runbook(Section):
     rollback: str = ""
     estimate: DurationRange | None = None
     review_every: Span | None = None
+
+
+class Drill(Section):
+    """A rehearsal run on a cadence ("monthly fire drills for common scenarios")."""
+
+    name: Name
+    every: Duration
+    severity: Name
+    scenario: Name
+    checklist: str | None = None
+
+    @model_validator(mode="after")
+    def _positive(self) -> Drill:
+        if parse_duration(self.every).seconds <= 0:
+            raise fail("duration", f"a drill must repeat: 'every' cannot be {self.every!r}")
+        return self
 
 
 class Component(Section):
@@ -456,6 +502,7 @@ class Config(Section):
     checklists: list[Checklist] = Field(default_factory=list)
     templates: list[Template] = Field(default_factory=list)
     runbooks: list[Runbook] = Field(default_factory=list)
+    drills: list[Drill] = Field(default_factory=list)
     status_page: StatusPage | None = None
 
     def has(self, section: str) -> bool:
@@ -472,5 +519,6 @@ VERBATIM_SECTIONS = (
     "checklists",
     "templates",
     "runbooks",
+    "drills",
     "status_page",
 )
