@@ -221,3 +221,18 @@ def test_a_business_hours_severity_queues_its_pages_until_monday(checkout: Servi
     with time_machine.travel(datetime(2026, 11, 30, 18, 0, tzinfo=UTC), tick=False):
         run_once()  # 13:00 New York: 4 business hours after 09:00
     assert events(incident, "breach") == ["severities[P4].respond_within"]
+
+
+def test_closing_is_refused_while_a_checklist_item_is_open(checkout: Service) -> None:
+    incident = start(checkout)
+    items = list(incident.checklist.all())
+    for item in items:
+        if item.required_to == "resolve":
+            checklist_check(item=item, by=None)
+    with at(30):
+        incident = incident_resolve(incident=incident)
+        with pytest.raises(IncidentError, match="checklist item"):
+            incident_close(incident=incident)
+        for item in items:
+            checklist_check(item=item, by=None)
+        assert incident_close(incident=incident).status == "closed"

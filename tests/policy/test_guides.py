@@ -349,12 +349,6 @@ def test_autolytiq_p4_waits_for_business_hours() -> None:
     assert eve + timedelta(minutes=first[0]) == datetime.fromisoformat("2026-11-27T09:00-05:00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a business-hours clock runs wall-clock once "
-    "started: 4 h from Friday 16:00 is Friday 20:00 -> Monday 09:00, not the "
-    "4th business hour (Monday 12:00)",
-)
 def test_autolytiq_p4_response_target_counts_business_hours_over_the_weekend() -> None:
     friday_4pm = datetime.fromisoformat("2026-11-20T16:00-05:00")
     events = simulate("autolytiq", "P4", friday_4pm, horizon="5000m")

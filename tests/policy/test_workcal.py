@@ -49,3 +49,14 @@ def test_early_on_a_weekday_waits_until_nine_the_same_day() -> None:
 def test_inside_business_hours_is_now() -> None:
     noon = datetime(2026, 11, 24, 12, 0, tzinfo=NY)
     assert next_business_moment(noon, CAL) == noon
+
+
+def test_business_hours_carry_over_the_weekend() -> None:
+    from tocsin.policy.workcal import add_business_seconds
+
+    friday_4pm = datetime(2026, 11, 20, 16, 0, tzinfo=NY)
+    assert add_business_seconds(friday_4pm, 4 * 3600, CAL) == datetime(
+        2026, 11, 23, 12, 0, tzinfo=NY
+    )
+    saturday = datetime(2026, 11, 21, 3, 0, tzinfo=NY)
+    assert add_business_seconds(saturday, 3600, CAL) == datetime(2026, 11, 23, 10, 0, tzinfo=NY)

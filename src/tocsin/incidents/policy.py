@@ -155,6 +155,8 @@ def incident_policy_start(*, incident: Incident) -> None:
 def incident_policy_milestone(*, incident: Incident, milestone: str) -> None:
     """Start the clocks that count from ``milestone`` (deadlines, the post-mortem)."""
     _plan(incident, milestone)
+    if milestone == "resolved":
+        _date_resolution_checklists(incident)
 
 
 def incident_policy_replan(*, incident: Incident) -> None:
@@ -195,6 +197,17 @@ def _propose_commander(incident: Incident) -> None:
     )
 
 
+# Checklists of these phases count their `within` from resolution ("within 24 h" of 004).
+AFTER_RESOLUTION = ("resolution", "recovery", "closure", "post_incident")
+
+
+def _within(spec: dict[str, Any], start: datetime | None) -> datetime | None:
+    within = spec.get("within")
+    if not within or start is None:
+        return None
+    return start + timedelta(seconds=parse_duration(within).seconds)
+
+
 def _attach_checklists(incident: Incident) -> None:
     sev = _severity(incident)
     specs = incident.policy_snapshot.get("checklists", {})
@@ -202,12 +215,8 @@ def _attach_checklists(incident: Incident) -> None:
         spec = specs.get(checklist_id)
         if not spec or incident.checklist.filter(checklist=checklist_id).exists():
             continue
-        within = spec.get("within")
-        due = (
-            incident.triggered_at + timedelta(seconds=parse_duration(within).seconds)
-            if within
-            else None
-        )
+        later = spec.get("phase") in AFTER_RESOLUTION
+        due = _within(spec, incident.resolved_at if later else incident.triggered_at)
         ChecklistItem.objects.bulk_create(
             ChecklistItem(
                 incident=incident,
@@ -221,6 +230,15 @@ def _attach_checklists(incident: Incident) -> None:
             )
             for i, text in enumerate(spec.get("items", []))
         )
+
+
+def _date_resolution_checklists(incident: Incident) -> None:
+    specs = incident.policy_snapshot.get("checklists", {})
+    for checklist_id, spec in specs.items():
+        if spec.get("phase") in AFTER_RESOLUTION:
+            incident.checklist.filter(checklist=checklist_id).update(
+                due_at=_within(spec, incident.resolved_at)
+            )
 
 
 def role_holders(incident: Incident, role: str) -> list[User]:
@@ -264,9 +282,8 @@ def policy_step_fire(*, incident_id: int, payload: dict[str, Any]) -> None:
     if step is None or reached(step.until, _milestones(incident), now):
         return
     people = _people(incident, step.targets, now)
-    kind = {"page": "stakeholders_added", "escalate": "stakeholders_added"}.get(
-        step.kind, step.kind
-    )
+    added = ("page", "escalate", "notify")
+    kind = "stakeholders_added" if step.kind in added else step.kind
     if step.kind == "breach":
         Incident.objects.filter(pk=incident.pk).update(
             breaches=[*incident.breaches, step.rule.rsplit(".", 1)[-1]]

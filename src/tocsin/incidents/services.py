@@ -327,6 +327,13 @@ def _close_blockers(incident: Incident, now: datetime) -> list[str]:
     sev = (incident.policy_snapshot.get("severities") or {}).get(incident.severity) or {}
     rule = sev.get("close_requires") or {}
     blockers = []
+    if rule.get("checklists_complete", True):
+        open_items = [i for i in incident.checklist.all() if not i.done]
+        if open_items:
+            blockers.append(
+                f"{len(open_items)} checklist item(s) still open, e.g. "
+                f"{open_items[0].checklist}: {open_items[0].text}"
+            )
     monitoring_for = rule.get("monitoring_for")
     if monitoring_for:
         from tocsin.policy.config.durations import parse_duration

@@ -13,7 +13,12 @@ from typing import Any
 
 from tocsin.policy.config import schema
 from tocsin.policy.config.durations import parse_duration
-from tocsin.policy.workcal import WorkCalendarRules, add_span, next_business_moment
+from tocsin.policy.workcal import (
+    WorkCalendarRules,
+    add_business_seconds,
+    add_span,
+    next_business_moment,
+)
 
 MILESTONES = ("triggered", "acknowledged", "mitigated", "resolved")
 # A milestone implies the earlier ones: resolving also ends what waits for acknowledgement.
@@ -40,8 +45,12 @@ class PolicyStep:
         """
         if not self.business_hours_only:
             return add_span(start_at, self.seconds, self.business_days, cal)
-        at = add_span(next_business_moment(start_at, cal), self.seconds, self.business_days, cal)
-        return next_business_moment(at, cal)
+        if self.business_days:
+            at = add_span(next_business_moment(start_at, cal), 0, self.business_days, cal)
+            return next_business_moment(at, cal)
+        # Hours of a business-hours severity are business hours: Friday 16:00 + 4 h is
+        # Monday 12:00 with a 09:00-17:00 day, not Friday 20:00.
+        return add_business_seconds(start_at, self.seconds, cal)
 
 
 def reached(milestone: str, times: dict[str, datetime | None], at: datetime) -> bool:
@@ -68,6 +77,20 @@ def severity_steps(sev: schema.Severity) -> list[PolicyStep]:
     prefix = f"severities[{sev.name}]"
     deferred = sev.page == "business_hours"
     steps: list[PolicyStep] = []
+    if sev.response_team and sev.page != "none":
+        steps.append(
+            PolicyStep(
+                kind="notify",
+                rule=f"{prefix}.response_team",
+                start="triggered",
+                seconds=0,
+                business_days=0,
+                until="resolved",
+                targets=_targets(sev.response_team),
+                detail="response team notified at declaration",
+                business_hours_only=deferred,
+            )
+        )
     for i, step in enumerate(sev.escalation_matrix):
         seconds, _ = _span(step.after)
         steps.append(
@@ -124,12 +147,12 @@ def severity_steps(sev: schema.Severity) -> list[PolicyStep]:
             PolicyStep(
                 kind="postmortem_due",
                 rule=f"{prefix}.postmortem",
-                start="resolved",
+                start=sev.postmortem.from_,
                 seconds=seconds,
                 business_days=bdays,
                 until="__never__",
                 targets=("commander",),
-                detail=f"post-mortem due {sev.postmortem.within} after resolution",
+                detail=f"post-mortem due {sev.postmortem.within} after {sev.postmortem.from_}",
             )
         )
     return steps

@@ -138,7 +138,7 @@ class Simulator:
             )
         t0 = scenario.at.astimezone(UTC)
         times = self._milestones(scenario, t0)
-        end = times["resolved"] or t0 + (scenario.horizon or self._horizon(sev))
+        end = times["resolved"] or t0 + (scenario.horizon or self._horizon(sev, t0))
         commander = self._commander(t0)
         events = [SimEvent(t0, "triggered", "scenario", (), f"{sev.name} {sev.title}".strip())]
         events += self._milestone_events(times, t0)
@@ -159,9 +159,10 @@ class Simulator:
         times.update({k: t0 + v if v is not None else None for k, v in after.items()})
         return times
 
-    def _horizon(self, sev: schema.Severity) -> timedelta:
-        longest = max((s.seconds for s in severity_steps(sev)), default=0)
-        return max(timedelta(hours=24), timedelta(seconds=longest) + timedelta(hours=1))
+    def _horizon(self, sev: schema.Severity, t0: datetime) -> timedelta:
+        """Long enough for every rule counted from the start, business days included."""
+        dues = [s.due(t0, self.cal) - t0 for s in severity_steps(sev) if s.start == "triggered"]
+        return max([timedelta(hours=24), *(d + timedelta(hours=1) for d in dues)])
 
     def _milestone_events(self, times: dict[str, datetime | None], t0: datetime) -> list[SimEvent]:
         return [

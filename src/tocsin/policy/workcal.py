@@ -67,3 +67,16 @@ def next_business_moment(at: datetime, cal: WorkCalendarRules) -> datetime:
     while not cal.is_business_day(day):
         day += timedelta(days=1)
     return datetime.combine(day, cal.day_start, tzinfo=cal.zone).astimezone(UTC)
+
+
+def add_business_seconds(start: datetime, seconds: int, cal: WorkCalendarRules) -> datetime:
+    """``start`` plus ``seconds`` of business hours ("4 hours (business hours)")."""
+    at = next_business_moment(start, cal)
+    remaining = timedelta(seconds=seconds)
+    while True:
+        local = at.astimezone(cal.zone)
+        closing = datetime.combine(local.date(), cal.day_end, tzinfo=cal.zone).astimezone(UTC)
+        if remaining <= closing - at:
+            return at + remaining
+        remaining -= closing - at
+        at = next_business_moment(closing, cal)

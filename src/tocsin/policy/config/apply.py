@@ -13,6 +13,7 @@ from tocsin.accounts.models import ContactMethod, NotificationRule, Role, Team, 
 from tocsin.alerts.models import Integration, Service
 from tocsin.policy.config import schema
 from tocsin.policy.config.apply_paging import apply_policies, apply_schedules
+from tocsin.policy.config.apply_statuspage import apply_status_page
 from tocsin.policy.config.durations import duration_seconds
 from tocsin.policy.models import ConfigSection, Severity, WorkCalendar
 
@@ -27,6 +28,7 @@ KINDS = (
     "schedules",
     "escalation_policies",
     "sections",
+    "components",
 )
 OUTCOMES = ("created", "updated", "unchanged", "pruned")
 
@@ -72,6 +74,7 @@ def config_apply(*, config: schema.Config, prune: bool = False) -> ApplySummary:
     _apply_severities(severities, summary, prune=prune and config.has("severities"))
     _apply_sections(config, written, summary, prune=prune)
     _apply_paging(config, summary, prune=prune)
+    apply_status_page(config, summary, prune=prune)
     return summary
 
 
