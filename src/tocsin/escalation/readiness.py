@@ -11,8 +11,9 @@ from tocsin.accounts.models import ContactMethod, Role, User
 from tocsin.alerts.models import Service
 from tocsin.escalation.models import EscalationPolicy
 from tocsin.escalation.selectors import resolve_target, target_label
+from tocsin.oncall import rotation
 from tocsin.oncall.models import LayerMember, Schedule
-from tocsin.oncall.selectors import GAP_HORIZON, schedule_gaps
+from tocsin.oncall.selectors import GAP_HORIZON, schedule_gaps, schedule_spec
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,26 @@ def _instants(now: datetime) -> list[datetime]:
     return [now + timedelta(hours=6 * i) for i in range(int(GAP_HORIZON / timedelta(hours=6)))]
 
 
+def _reaches_nobody_at(target: dict[str, str], instants: list[datetime]) -> datetime | None:
+    """The first instant the target reaches nobody (a schedule is built once, then computed)."""
+    if "schedule" in target:
+        schedule = Schedule.objects.filter(name=target["schedule"]).first()
+        if schedule is None:
+            return instants[0]
+        spec = schedule_spec(schedule=schedule)
+        active = set(User.objects.filter(is_active=True).values_list("email", flat=True))
+        return next((t for t in instants if rotation.oncall_at(spec, t)[0] not in active), None)
+    # Roles and people do not change with time: one look is enough.
+    return instants[0] if not resolve_target(target, instants[0]) else None
+
+
 def _empty_levels(now: datetime) -> list[Problem]:
+    instants = _instants(now)
     problems = []
     for policy in EscalationPolicy.objects.prefetch_related("levels"):
         for level in policy.levels.all():
             for target in level.targets:
-                empty = next((t for t in _instants(now) if not resolve_target(target, t)), None)
+                empty = _reaches_nobody_at(target, instants)
                 if empty is not None:
                     problems.append(
                         Problem(
