@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
+
+from tocsin.accounts.models import User
 from tocsin.comms.context import incident_context
 from tocsin.comms.defaults import DEFAULTS
 from tocsin.comms.sandbox import TemplateError, template_render
 from tocsin.incidents.models import Incident
+from tocsin.incidents.services import incident_post_update, timeline_add
+from tocsin.notifications.services import message_delivery_create
 from tocsin.policy.models import ConfigSection, WorkCalendar
 
 
@@ -73,3 +78,108 @@ def drafts(
         draft(incident=incident, channel=c, phase=phase, message=message, zone=zone)
         for c in channels
     ]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A draft as the responder edited it, for one channel."""
+
+    channel: str
+    subject: str
+    body: str
+
+
+@dataclass
+class SendResult:
+    update_id: int
+    deliveries: int = 0
+    skipped: list[str] = field(default_factory=list)  # channels with nowhere to go
+
+
+def _for_severity(items: list[dict[str, Any]], severity: str) -> list[dict[str, Any]]:
+    return [i for i in items if not i.get("severities") or severity in i["severities"]]
+
+
+def _destinations(incident: Incident, channel: str) -> list[tuple[str, str, str]]:
+    """(transport, target, label) for a channel under the incident's policy."""
+    comms = incident.policy_snapshot.get("comms") or {}
+    chat = [
+        ("apprise", c["apprise"], f"chat {c['name']}")
+        for c in _for_severity(comms.get("chat", []), incident.severity)
+    ]
+    email = [
+        ("email", address, f"stakeholders {s['name']}")
+        for s in _for_severity(comms.get("stakeholders", []), incident.severity)
+        for address in s["emails"]
+    ]
+    return {"chat": chat, "bridge": chat, "email": email}.get(channel, [])
+
+
+@transaction.atomic
+def comms_send(
+    *, incident: Incident, phase: str, messages: list[Outgoing], by: User | None = None
+) -> SendResult:
+    """Send the edited drafts: a delivery row per destination, a status update that resets
+    the update cadence, and one timeline event saying what went where."""
+    internal = next(
+        (m.body for m in messages if m.channel == "chat"), messages[0].body if messages else ""
+    )
+    public = any(m.channel == "status_page" for m in messages)
+    update = incident_post_update(
+        incident=incident, body=internal or f"{phase} update", by=by, public=public
+    )
+    result = SendResult(update_id=update.pk)
+    for message in messages:
+        if message.channel == "status_page":
+            result.deliveries += _publish(incident, phase, message)
+            continue
+        targets = _destinations(incident, message.channel)
+        if not targets:
+            result.skipped.append(message.channel)
+        for transport, target, label in targets:
+            created = message_delivery_create(
+                key=f"update:{update.pk}:{message.channel}:{target}",
+                incident=incident,
+                transport=transport,
+                target=target,
+                subject=message.subject or incident.title,
+                body=message.body,
+                reason=f"{phase} update to {label}",
+            )
+            result.deliveries += created is not None
+    timeline_add(
+        incident=incident,
+        kind="comms_sent",
+        actor=by,
+        new=phase,
+        message=f"{phase} update sent to "
+        + ", ".join(m.channel for m in messages)
+        + (f" (nowhere configured for {', '.join(result.skipped)})" if result.skipped else ""),
+        data={"update": update.pk, "channels": [m.channel for m in messages]},
+    )
+    return result
+
+
+PUBLIC_STATUS = {
+    "declared": "investigating",
+    "identified": "identified",
+    "monitoring": "monitoring",
+    "resolved": "resolved",
+    "postmortem_scheduled": "postmortem",
+}
+
+
+def _publish(incident: Incident, phase: str, message: Outgoing) -> int:
+    """Post to the public status page: open its public incident, or add an update to it."""
+    from tocsin.statuspage.models import PublicIncident
+    from tocsin.statuspage.services import public_incident_from_incident, public_incident_update
+
+    public = PublicIncident.objects.filter(incident=incident).order_by("-id").first()
+    if public is None or (public.status == PublicIncident.Status.RESOLVED and phase == "declared"):
+        public_incident_from_incident(
+            incident=incident, body=message.body, name=message.subject or incident.title
+        )
+        return 1
+    status = PUBLIC_STATUS.get(phase, public.status)
+    public_incident_update(public_incident=public, status=status, body=message.body)
+    return 1

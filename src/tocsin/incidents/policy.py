@@ -55,6 +55,7 @@ def policy_snapshot_build() -> dict[str, Any]:
         "commander_schedule": sections.get("commander_schedule"),
         "roles_in_incident": sections.get("roles_in_incident") or [],
         "checklists": {c["id"]: c for c in (sections.get("checklists") or [])},
+        "comms": sections.get("comms") or {},
     }
 
 
@@ -147,6 +148,7 @@ def incident_policy_start(*, incident: Incident) -> None:
     incident.policy_snapshot = policy_snapshot_build()
     incident.save(update_fields=["policy_snapshot"])
     _propose_commander(incident)
+    _fill_bridge_and_channel(incident)
     _attach_checklists(incident)
     _plan(incident, "triggered")
     _plan_update(incident, incident.triggered_at)
@@ -206,6 +208,35 @@ def _within(spec: dict[str, Any], start: datetime | None) -> datetime | None:
     if not within or start is None:
         return None
     return start + timedelta(seconds=parse_duration(within).seconds)
+
+
+def _fill_bridge_and_channel(incident: Incident) -> None:
+    """Render the severity's (or the default) bridge URL and chat channel templates."""
+    from tocsin.comms.context import incident_context
+    from tocsin.comms.sandbox import TemplateError, template_render
+
+    sev = (incident.policy_snapshot.get("severities") or {}).get(incident.severity) or {}
+    comms = incident.policy_snapshot.get("comms") or {}
+    context = {"incident": incident_context(incident)}
+    changed = []
+    for field in ("bridge_url", "chat_channel"):
+        source = sev.get(field) or comms.get(field)
+        if not source or getattr(incident, field):
+            continue
+        try:
+            value = template_render(source, context).strip()
+        except TemplateError as exc:
+            timeline_add(
+                incident=incident,
+                kind="template_failed",
+                actor_label="policy",
+                message=f"{field}: {exc}",
+            )
+            continue
+        setattr(incident, field, value[:500])
+        changed.append(field)
+    if changed:
+        incident.save(update_fields=changed)
 
 
 def _attach_checklists(incident: Incident) -> None:

@@ -46,6 +46,8 @@ class Delivery(models.Model):
     # Pages only go out while the incident is still unacknowledged.
     only_if_triggered = models.BooleanField(default=True)
     subject = models.CharField(max_length=500, blank=True)
+    # A message of its own (status updates); empty for pages, whose text is built when sent.
+    body = models.TextField(blank=True)
     reason = models.CharField(max_length=500, blank=True)  # "escalation level 1 (Platform primary)"
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     due_at = models.DateTimeField()

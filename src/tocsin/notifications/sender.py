@@ -25,7 +25,7 @@ from tocsin.incidents.services import timeline_add
 from tocsin.notifications.messages import bundle_message, page_message
 from tocsin.notifications.models import Delivery
 from tocsin.notifications.services import delivery_fallback
-from tocsin.notifications.transports import TRANSPORTS, TransportError
+from tocsin.notifications.transports import TRANSPORTS, Message, TransportError
 
 log = logging.getLogger("tocsin.notifications")
 
@@ -81,7 +81,15 @@ def _send_group(deliveries: list[Delivery], now: datetime) -> int:
         return 0
     leader = wanted[0]
     transport = TRANSPORTS.get(leader.transport)
-    message = page_message(leader) if len(wanted) == 1 else bundle_message(wanted)
+    if leader.body:
+        message = Message(
+            subject=leader.subject,
+            text=leader.body,
+            thread_id=f"incident-{leader.incident.public_id}" if leader.incident else "",
+            data={"event": "incident.update", "subject": leader.subject, "text": leader.body},
+        )
+    else:
+        message = page_message(leader) if len(wanted) == 1 else bundle_message(wanted)
     try:
         if transport is None:
             raise TransportError(f"unknown transport {leader.transport!r}", permanent=True)
@@ -160,11 +168,13 @@ def deliveries_send_due(*, limit: int = 500) -> int:
         .select_related("incident__service", "user")
         .order_by("due_at", "id")[:limit]
     )
-    groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+    groups: dict[tuple[str, str, int], list[Delivery]] = defaultdict(list)
     for delivery in due:
-        groups[(delivery.transport, delivery.target)].append(delivery)
+        # Pages to one destination are bundled; a message with its own text goes alone.
+        alone = delivery.pk if delivery.body else 0
+        groups[(delivery.transport, delivery.target, alone)].append(delivery)
     handed = 0
-    for (_transport, target), items in groups.items():
+    for (_transport, target, _alone), items in groups.items():
         until = _rate_limited_until(target, now)
         if until is not None:
             Delivery.objects.filter(

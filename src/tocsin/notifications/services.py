@@ -123,3 +123,36 @@ def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
         reason=f"{delivery.reason} (fallback: {delivery.contact_method.name} failed)",
         kind="fallback",
     )
+
+
+def message_delivery_create(
+    *,
+    key: str,
+    incident: Incident | None,
+    transport: str,
+    target: str,
+    subject: str,
+    body: str,
+    reason: str,
+    kind: str = "update",
+) -> Delivery | None:
+    """Queue a message with its own text to a destination that is not a person (a chat
+    channel, a stakeholder address); None if this key was queued already."""
+    try:
+        with transaction.atomic():
+            delivery = Delivery.objects.create(
+                key=key[:255],
+                incident=incident,
+                transport=transport,
+                target=target,
+                kind=kind,
+                subject=subject[:500],
+                body=body,
+                reason=reason[:500],
+                due_at=timezone.now(),
+                only_if_triggered=False,
+            )
+    except IntegrityError:
+        return None
+    wake_worker()
+    return delivery

@@ -115,8 +115,48 @@ def reference_problems(
         _services(config, names),
         _severities(config, names),
         _drills(config, names),
+        _templates(config),
+        _comms(config),
     )
     return [problem for check in checks for problem in check]
+
+
+def _template(loc: Loc, source: str | None) -> Iterator[Problem]:
+    """A template that would fail at 3 am fails now, with its own line number."""
+    from tocsin.comms.sandbox import TemplateError, template_check
+
+    if not source:
+        return
+    try:
+        template_check(source)
+    except TemplateError as exc:
+        where = f"template line {exc.line}: " if exc.line else ""
+        yield loc, f"{where}{exc.message}"
+
+
+def _templates(config: Config) -> Iterator[Problem]:
+    for t, template in enumerate(config.templates):
+        yield from _template(("templates", t, "body"), template.body)
+        yield from _template(("templates", t, "subject"), template.subject)
+    for s, severity in enumerate(config.severities):
+        for field in ("bridge_url", "chat_channel"):
+            yield from _template(("severities", s, field), getattr(severity, field))
+    if config.comms is not None:
+        for field in ("bridge_url", "chat_channel"):
+            yield from _template(("comms", field), getattr(config.comms, field))
+
+
+def _comms(config: Config) -> Iterator[Problem]:
+    if config.comms is None:
+        return
+    known = {s.name for s in config.severities} if config.severities else None
+    chat = [(("chat", i), item.severities) for i, item in enumerate(config.comms.chat)]
+    lists = [
+        (("stakeholders", i), item.severities) for i, item in enumerate(config.comms.stakeholders)
+    ]
+    for loc, severities in [*chat, *lists]:
+        for n, severity in enumerate(severities):
+            yield from _check(("comms", *loc, "severities", n), "severity", severity, known)
 
 
 def _unknown(kind: str, value: str, known: Iterable[str]) -> str:

@@ -426,6 +426,9 @@ class Severity(Section):
     # Who makes up the response team (documentation; notified when the incident is declared).
     response_team: list[Target] = Field(default_factory=list)
     close_requires: CloseRequires = Field(default_factory=CloseRequires)
+    # Jinja2 templates filled when the incident is declared (override `comms.bridge_url` ...).
+    bridge_url: str | None = None
+    chat_channel: str | None = None
 
 
 class Checklist(Section):
@@ -486,6 +489,30 @@ class StatusPage(Section):
     components: list[Component] = Field(default_factory=list)
 
 
+class ChatChannel(Section):
+    """Where chat updates go: any apprise URL (Slack, Teams, Discord, Mattermost ...)."""
+
+    name: Name
+    apprise: AppriseUrl
+    severities: list[str] = Field(default_factory=list)  # empty: every severity
+
+
+class StakeholderList(Section):
+    """Who gets e-mail updates, by severity (e.g. leadership for P1 only)."""
+
+    name: Name
+    emails: list[Email] = Field(min_length=1)
+    severities: list[str] = Field(default_factory=list)
+
+
+class Comms(Section):
+    chat: list[ChatChannel] = Field(default_factory=list)
+    stakeholders: list[StakeholderList] = Field(default_factory=list)
+    # Defaults for every severity; a severity's own bridge_url / chat_channel wins.
+    bridge_url: str | None = None
+    chat_channel: str | None = None
+
+
 class Config(Section):
     """A whole configuration file. Every section is optional."""
 
@@ -503,6 +530,7 @@ class Config(Section):
     templates: list[Template] = Field(default_factory=list)
     runbooks: list[Runbook] = Field(default_factory=list)
     drills: list[Drill] = Field(default_factory=list)
+    comms: Comms | None = None
     status_page: StatusPage | None = None
 
     def has(self, section: str) -> bool:
@@ -520,5 +548,6 @@ VERBATIM_SECTIONS = (
     "templates",
     "runbooks",
     "drills",
+    "comms",
     "status_page",
 )
