@@ -30,7 +30,8 @@ pytest: $(BIN)/tocsin
 	$(BIN)/pytest -q
 	@if [ -n "$$TOCSIN_TEST_POSTGRES" ]; then \
 		echo "== the same suite on PostgreSQL ($$TOCSIN_TEST_POSTGRES)"; \
-		DATABASE_URL="$$TOCSIN_TEST_POSTGRES" $(BIN)/pytest -q; \
+		DATABASE_URL="$$TOCSIN_TEST_POSTGRES" TOCSIN_E2E_POSTGRES="$$TOCSIN_TEST_POSTGRES" \
+			$(BIN)/pytest -q; \
 	else echo "TOCSIN_TEST_POSTGRES is not set: PostgreSQL run skipped"; fi
 
 test: lint typecheck pytest
