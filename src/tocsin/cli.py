@@ -34,6 +34,8 @@ People and access:
 Incidents:
   incident declare --title T [--severity S] [--service NAME]
   incident ack NUMBER | incident resolve NUMBER | incident list
+  incident escalate NUMBER [--to-user E | --to-role R]
+  drill [NAME] [--service S]      list the policy's drills, or start one (flagged DRILL)
 
 Anything else is passed to Django's manage.py (for example: tocsin django shell).
 """
@@ -51,6 +53,7 @@ COMMANDS = {
     "incident": "incident",
     "simulate": "simulate",
     "render-guide": "render_guide",
+    "drill": "drill",
 }
 POLICY_VERBS = {
     "check": "config_check",

@@ -150,3 +150,21 @@ def test_simulate_with_a_bad_duration_is_a_400_naming_it(api: Api, example: None
     status, body = api("get", "/services/Checkout API/simulate?severity=P1&ack_after=soon")
     assert status == 400
     assert "ack_after" in body["detail"]
+
+
+def test_an_acknowledged_incident_escalates_only_to_a_chosen_person(
+    api: Api, example: None
+) -> None:
+    _, incident = api("post", "/incidents", {"title": "Checkout down"})
+    api("post", f"/incidents/{incident['id']}/acknowledge", {})
+    status, body = api("post", f"/incidents/{incident['id']}/escalate", {})
+    assert status == 409
+    assert "chosen person" in body["detail"]
+    status, _ = api(
+        "post",
+        f"/incidents/{incident['id']}/escalate",
+        {"user": "dave@example.com", "message": "need the DB expert"},
+    )
+    assert status == 202
+    run_once()
+    assert [m.to[0] for m in mail.outbox] == ["dave@example.com"]

@@ -220,3 +220,45 @@ def test_resolving_stops_everything(checkout: Service) -> None:
         run_once()
     assert recipients() == ["alice@example.com"]
     assert Incident.objects.get().status == "resolved"
+
+
+def test_an_acknowledgement_that_times_out_pages_again(team: dict[str, User]) -> None:
+    p = policy("Timeout", [([{"user": "bob@example.com"}], 0)])
+    p.ack_timeout_seconds = 30 * 60
+    p.save()
+    service = Service.objects.create(name="Timeout svc", escalation_policy="Timeout")
+    with at(0):
+        incident = incident_create(title="Disk filling", service=service)
+        run_once()
+    with at(5):
+        incident_acknowledge(incident=incident, by=team["bob"])
+    with at(34.9):
+        run_once()
+    assert recipients() == ["bob@example.com"]
+    with at(35):
+        run_once()
+        run_once()
+    incident.refresh_from_db()
+    assert incident.status == "triggered"
+    assert incident.timeline.filter(kind="unacknowledged").exists()
+    assert recipients() == ["bob@example.com", "bob@example.com"]
+
+
+def test_moving_an_incident_on_stops_the_acknowledgement_timeout(team: dict[str, User]) -> None:
+    from tocsin.incidents.services import incident_set_phase
+
+    p = policy("Timeout", [([{"user": "bob@example.com"}], 0)])
+    p.ack_timeout_seconds = 30 * 60
+    p.save()
+    service = Service.objects.create(name="Timeout svc", escalation_policy="Timeout")
+    with at(0):
+        incident = incident_create(title="Disk filling", service=service)
+        run_once()
+    with at(5):
+        incident = incident_acknowledge(incident=incident, by=team["bob"])
+        incident_set_phase(incident=incident, status="investigating")
+    with at(40):
+        run_once()
+    incident.refresh_from_db()
+    assert incident.status == "investigating"
+    assert recipients() == ["bob@example.com"]

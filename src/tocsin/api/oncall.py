@@ -166,6 +166,12 @@ def escalate(request: HttpRequest, ref: str, body: EscalateIn) -> Status[dict[st
         people = _chosen(body)
         escalation_page_directly(incident=incident, people=people, by=by, message=body.message)
         return Status(202, {"detail": f"paging {', '.join(p.email for p in people)}"})
+    if incident.status != "triggered":
+        raise HttpError(
+            409,
+            f"incident #{incident.number} is {incident.status}: the policy no longer pages; "
+            "escalate to a chosen person or role instead",
+        )
     escalation_escalate_now(incident=incident, by=by, message=body.message)
     return Status(202, {"detail": "escalating to the next level"})
 

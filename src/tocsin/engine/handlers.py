@@ -6,15 +6,21 @@ from collections.abc import Callable
 
 from tocsin.alerts.services import alert_process
 from tocsin.engine.models import Timer
-from tocsin.escalation.services import STEP, escalation_step
+from tocsin.escalation.services import ACK_TIMEOUT, STEP, escalation_ack_timeout, escalation_step
 from tocsin.incidents.policy import STEP as POLICY_STEP
 from tocsin.incidents.policy import UPDATE_DUE, policy_step_fire, policy_update_due
+from tocsin.statuspage.handlers import HANDLERS as STATUSPAGE_HANDLERS
 
 Handler = Callable[[Timer], None]
 
 
 def _alert_process(timer: Timer) -> None:
     alert_process(alert_id=int(timer.payload["alert"]))
+
+
+def _escalation_ack_timeout(timer: Timer) -> None:
+    assert timer.incident_id is not None
+    escalation_ack_timeout(incident_id=timer.incident_id, payload=timer.payload)
 
 
 def _escalation_step(timer: Timer) -> None:
@@ -35,6 +41,8 @@ def _policy_update_due(timer: Timer) -> None:
 HANDLERS: dict[str, Handler] = {
     "alert.process": _alert_process,
     STEP: _escalation_step,
+    ACK_TIMEOUT: _escalation_ack_timeout,
     POLICY_STEP: _policy_step,
     UPDATE_DUE: _policy_update_due,
+    **STATUSPAGE_HANDLERS,
 }

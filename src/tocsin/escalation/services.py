@@ -12,11 +12,17 @@ from tocsin.engine.services import timer_schedule
 from tocsin.escalation.models import EscalationPolicy, EscalationRun
 from tocsin.escalation.selectors import policy_snapshot, resolve_targets, target_label
 from tocsin.incidents.models import Incident
-from tocsin.incidents.services import incident_rotate_token, timeline_add
+from tocsin.incidents.services import (
+    incident_rotate_token,
+    incident_unacknowledge,
+    timeline_add,
+)
 from tocsin.notifications.services import page_user
 from tocsin.policy.workcal import next_business_moment
+from tocsin.statuspage.selectors import maintenance_silencing
 
 STEP = "escalation.step"
+ACK_TIMEOUT = "escalation.ack_timeout"
 REPEAT_PAUSE = timedelta(minutes=5)  # between passes when the last level has no wait
 
 
@@ -34,7 +40,19 @@ def _schedule_step(*, incident: Incident, level: int, iteration: int, due_at: da
 def escalation_start(*, incident: Incident, at: datetime | None = None) -> EscalationRun | None:
     """Snapshot the service's policy onto the incident and schedule its first level."""
     service = incident.service
-    if service is None or not service.escalation_policy:
+    if service is None:
+        return None
+    silenced = maintenance_silencing(service=service, at=at or timezone.now())
+    if silenced is not None:
+        timeline_add(
+            incident=incident,
+            kind="paging_silenced",
+            actor_label="maintenance",
+            message=f"Paging silenced by maintenance {silenced.name!r}",
+            data={"maintenance": silenced.public_id},
+        )
+        return None
+    if not service.escalation_policy:
         return None
     policy = EscalationPolicy.objects.filter(name=service.escalation_policy).first()
     if policy is None:
@@ -194,7 +212,11 @@ def escalation_escalate_now(
 def escalation_page_directly(
     *, incident: Incident, people: list[User], by: User | None = None, message: str = ""
 ) -> None:
-    """Page chosen people now, outside the policy (they get the usual one-click links)."""
+    """Page chosen people now, outside the policy (they get the usual one-click links).
+
+    Unlike policy pages these go out even when the incident is acknowledged: calling in an
+    expert is exactly what a responder does after acknowledging.
+    """
     event = timeline_add(
         incident=incident,
         kind="escalate_requested",
@@ -206,7 +228,48 @@ def escalation_page_directly(
     for person in people:
         page_user(
             incident=incident,
+            kind="escalate",
             user=person,
             step_key=f"manual:{event.pk}",
             reason=f"paged by {by or 'a responder'}" + (f": {message}" if message else ""),
         )
+
+
+def escalation_on_acknowledge(*, incident: Incident) -> None:
+    """Start the policy's acknowledgement timeout, if it has one."""
+    run = EscalationRun.objects.filter(incident=incident).first()
+    timeout = int(run.snapshot.get("ack_timeout_seconds") or 0) if run else 0
+    if not timeout or incident.acknowledged_at is None:
+        return
+    token = incident.escalation_token
+    timer_schedule(
+        kind=ACK_TIMEOUT,
+        due_at=incident.acknowledged_at + timedelta(seconds=timeout),
+        incident_id=incident.pk,
+        payload={"token": token},
+        key=f"acktimeout:{incident.pk}:{token}",
+    )
+
+
+def escalation_ack_timeout(*, incident_id: int, payload: dict[str, Any]) -> None:
+    """Acknowledged, then nothing: un-acknowledge and page from the first level again.
+
+    Only a bare acknowledgement times out; moving the incident on (investigating, identified,
+    monitoring) or resolving it shows someone is working, and rotates the token anyway.
+    """
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if incident is None or incident.status != Incident.Status.ACKNOWLEDGED:
+        return
+    if incident.escalation_token != payload["token"]:
+        return
+    run = EscalationRun.objects.filter(incident=incident).first()
+    if run is None:
+        return
+    minutes = int(run.snapshot.get("ack_timeout_seconds", 0)) // 60
+    incident = incident_unacknowledge(
+        incident=incident, message=f"Acknowledged {minutes} min ago and still open: paging again"
+    )
+    run.iteration += 1
+    run.finished_at = None
+    run.save(update_fields=["iteration", "finished_at"])
+    _schedule_step(incident=incident, level=0, iteration=run.iteration, due_at=timezone.now())

@@ -66,6 +66,7 @@ def incident_create(
     actor_label: str = "",
     at: datetime | None = None,
     reason: str = "",
+    is_drill: bool = False,
 ) -> Incident:
     """Open an incident (declared by a person, or triggered by alerts) and write its first event.
 
@@ -86,6 +87,7 @@ def incident_create(
                     summary=summary,
                     created_by=by,
                     triggered_at=at,
+                    is_drill=is_drill,
                 )
             break
         except IntegrityError:
@@ -174,6 +176,31 @@ def incident_acknowledge(
         at=now,
     )
     _milestone(current, "acknowledged")
+    from tocsin.escalation.services import escalation_on_acknowledge
+
+    escalation_on_acknowledge(incident=current)
+    return current
+
+
+@transaction.atomic
+def incident_unacknowledge(*, incident: Incident, message: str) -> Incident:
+    """Back to triggered (an acknowledgement timed out): paging starts again."""
+    current = _locked(incident)
+    if current.status != Incident.Status.ACKNOWLEDGED:
+        return current
+    current.status = Incident.Status.TRIGGERED
+    current.acknowledged_at = None
+    current.acknowledged_by = None
+    current.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "updated_at"])
+    _rotate_token(current)
+    timeline_add(
+        incident=current,
+        kind="unacknowledged",
+        actor_label="escalation",
+        old=Incident.Status.ACKNOWLEDGED,
+        new=Incident.Status.TRIGGERED,
+        message=message,
+    )
     return current
 
 

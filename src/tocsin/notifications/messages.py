@@ -43,6 +43,8 @@ def page_message(delivery: Delivery) -> Message:
     assert incident is not None
     links = _links(incident, delivery.user_id)
     severity = f"{incident.severity} " if incident.severity else ""
+    if incident.is_drill:
+        severity = f"DRILL {severity}"
     context = {"incident": incident, "delivery": delivery, "links": links}
     return Message(
         subject=f"[Tocsin] #{incident.number} {severity}{incident.title}"[:300],

@@ -140,16 +140,19 @@ def apply_policies(specs: list[schema.EscalationPolicy], *, prune: bool) -> dict
         ]
         policy, created = EscalationPolicy.objects.get_or_create(name=spec.name)
         current = [(lv.targets, lv.wait_seconds) for lv in policy.levels.all()]
-        same = (policy.repeat, policy.description, current) == (
+        timeout = duration_seconds(spec.ack_timeout) if spec.ack_timeout else 0
+        same = (policy.repeat, policy.description, policy.ack_timeout_seconds, current) == (
             spec.repeat,
             spec.description,
+            timeout,
             desired,
         )
         if same and not created:
             counts["unchanged"] += 1
             continue
         policy.repeat, policy.description = spec.repeat, spec.description
-        policy.save(update_fields=["repeat", "description"])
+        policy.ack_timeout_seconds = timeout
+        policy.save(update_fields=["repeat", "description", "ack_timeout_seconds"])
         policy.levels.all().delete()
         EscalationLevel.objects.bulk_create(
             EscalationLevel(policy=policy, position=i, targets=t, wait_seconds=w)

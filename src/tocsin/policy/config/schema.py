@@ -326,6 +326,8 @@ class EscalationPolicy(Section):
     description: str = ""
     levels: list[Level] = Field(min_length=1)
     repeat: int = Field(default=0, ge=0, le=100)
+    # Acknowledged but neither moved on nor resolved after this long: un-acknowledge, page again.
+    ack_timeout: Duration | None = None
 
 
 # ---- services and their alert sources -------------------------------------------------------

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tocsin.accounts.models import User
+from tocsin.alerts.models import Service
+from tocsin.incidents.drills import drill_names, drill_start
+from tocsin.incidents.services import IncidentError
+
+
+class Command(BaseCommand):
+    help = "Start a drill from the policy: a real incident, flagged DRILL, that pages and runs."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name", nargs="?", help="the drill's name (omit to list them)")
+        parser.add_argument("--service", help="service whose escalation policy pages")
+        parser.add_argument("--as", dest="as_email", help="e-mail of the person running it")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["name"]:
+            for name in drill_names():
+                self.stdout.write(name)
+            return
+        service = None
+        if options["service"]:
+            service = Service.objects.filter(name=options["service"]).first()
+            if service is None:
+                raise CommandError(f"--service: no service named {options['service']!r}")
+        by = User.objects.filter(email=(options["as_email"] or "").lower()).first()
+        try:
+            incident = drill_start(name=options["name"], service=service, by=by)
+        except IncidentError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"#{incident.number}\t{incident.title}\t{incident.public_id}")

@@ -1,0 +1,134 @@
+"""The lean read path: a raw ASGI app that serves the status page snapshot from memory.
+
+Django's ASGI handler costs a thread hop and a middleware chain per request, which caps a
+small machine at a few thousand requests a second. The status page is read far more than it
+changes (an outage sends every customer, every browser tab and every monitoring bot to it at
+once), so GET/HEAD of a snapshot file is answered here from bytes already in memory; anything
+else (the subscribe form, unsubscribe links, unknown paths) goes to Django.
+
+The snapshot build id is re-read by a background thread once per ``CHECK_SECONDS``; a request
+never waits on the database, and a database outage leaves the last good snapshot served.
+Wire it with ``application = StatusPageApp(application)`` in ``tocsin/asgi.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.http.request import split_domain_port, validate_host
+
+from tocsin.statuspage import serving
+from tocsin.statuspage.snapshot import CHECK_SECONDS, Site, cache
+
+log = logging.getLogger("tocsin.statuspage")
+
+Scope = dict[str, Any]
+Message = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PREFIX = "/status/"
+
+
+class Refresher:
+    """A daemon thread that keeps ``cache`` current (its own database connection)."""
+
+    def __init__(self, interval: float = CHECK_SECONDS) -> None:
+        self.interval = interval
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def ensure(self) -> None:
+        if self.thread is not None:
+            return
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="statuspage", daemon=True)
+                self.thread.start()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                close_old_connections()
+                cache.refresh()
+            except Exception:  # never let the thread die: the page must keep being served
+                log.exception("status page refresh failed")
+            self.stop.wait(self.interval)
+
+
+class StatusPageApp:
+    """Serve snapshot files under /status/ with GET/HEAD; pass everything else to ``app``."""
+
+    def __init__(self, app: ASGIApp, *, refresher: Refresher | None = None) -> None:
+        self.app = app
+        self.refresher = refresher or Refresher()
+        self._headers: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
+        self._headers_build = ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not scope["path"].startswith(PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        self.refresher.ensure()
+        site = cache.site
+        path = scope["path"][len(PREFIX) :]
+        file = site.get(path) if site is not None else None
+        if site is None or file is None or not _host_ok(scope):
+            await self.app(scope, receive, send)  # first request, 404s and bad hosts: Django
+            return
+        request_headers = dict(scope["headers"])
+        if serving.not_modified(
+            site,
+            file,
+            request_headers.get(b"if-none-match", b"").decode("latin-1"),
+            request_headers.get(b"if-modified-since", b"").decode("latin-1"),
+        ):
+            headers = [h for h in self._encoded(site, path, file) if h[0] != b"content-type"]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = self._encoded(site, path, file)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        body = b"" if scope["method"] == "HEAD" else file.body
+        await send({"type": "http.response.body", "body": body})
+
+    def _encoded(self, site: Site, path: str, file: Any) -> list[tuple[bytes, bytes]]:
+        """Response headers, encoded once per build and path."""
+        if self._headers_build != site.build:
+            self._headers, self._headers_build = {}, site.build
+        key = (site.build, path)
+        cached = self._headers.get(key)
+        if cached is None:
+            pairs = serving.headers(site, file, is_api=path.startswith("api/"))
+            pairs.append(("Content-Length", str(len(file.body))))
+            cached = [(k.lower().encode(), v.encode("latin-1")) for k, v in pairs]
+            self._headers[key] = cached
+        return cached
+
+
+_HOSTS: dict[bytes, bool] = {}
+
+
+def _host_ok(scope: Scope) -> bool:
+    """Django's ALLOWED_HOSTS check, remembered per Host value (a bad host goes to Django)."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            ok = _HOSTS.get(value)
+            if ok is None:
+                domain, _port = split_domain_port(value.decode("latin-1"))
+                ok = bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+                if len(_HOSTS) < 1000:
+                    _HOSTS[value] = ok
+            return ok
+    return True
