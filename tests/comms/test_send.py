@@ -126,3 +126,31 @@ def test_updates_are_not_bundled_with_each_other(tmp_path: Path, chat: Chat) -> 
         run_once()
     assert sorted(text for _, text in chat.sent) == ["one", "one", "two", "two"]
     assert Delivery.objects.filter(kind="update", status="sent").count() == 4
+
+
+def test_status_page_drafts_open_and_then_update_the_public_incident(
+    tmp_path: Path, chat: Chat
+) -> None:
+    from tocsin.statuspage.models import PublicIncident
+
+    incident = declare(tmp_path)
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        comms_send(
+            incident=incident,
+            phase="declared",
+            messages=[
+                Outgoing("status_page", "Investigating checkout errors", "We are investigating.")
+            ],
+        )
+    public = PublicIncident.objects.get(incident=incident)
+    assert (public.name, public.status) == ("Investigating checkout errors", "investigating")
+    with time_machine.travel(T0 + timedelta(minutes=20), tick=False):
+        comms_send(
+            incident=incident,
+            phase="identified",
+            messages=[Outgoing("status_page", "", "We found the cause: a bad deploy.")],
+        )
+    public.refresh_from_db()
+    assert public.status == "identified"
+    assert public.updates.count() == 2
+    assert incident.updates.filter(public=True).count() == 2
