@@ -6,7 +6,8 @@ from django.db import transaction
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
-from tocsin.incidents.models import ChecklistItem, Incident
+from tocsin.incidents.models import Incident
+from tocsin.incidents.policy import checklist_attach
 from tocsin.incidents.services import IncidentError, incident_create
 from tocsin.policy.models import ConfigSection
 
@@ -34,24 +35,6 @@ def drill_start(*, name: str, service: Service | None = None, by: User | None = 
         is_drill=True,
         reason=f"Drill {drill['name']!r} (every {drill['every']})",
     )
-    checklist = drill.get("checklist")
-    specs = incident.policy_snapshot.get("checklists", {})
-    if (
-        checklist
-        and checklist in specs
-        and not incident.checklist.filter(checklist=checklist).exists()
-    ):
-        spec = specs[checklist]
-        ChecklistItem.objects.bulk_create(
-            ChecklistItem(
-                incident=incident,
-                checklist=checklist,
-                checklist_title=spec.get("title", ""),
-                phase=spec.get("phase") or "",
-                required_to=spec.get("required_to") or "",
-                position=i,
-                text=text,
-            )
-            for i, text in enumerate(spec.get("items", []))
-        )
+    if drill.get("checklist"):
+        checklist_attach(incident=incident, checklist_id=drill["checklist"])
     return incident

@@ -239,28 +239,33 @@ def _fill_bridge_and_channel(incident: Incident) -> None:
         incident.save(update_fields=changed)
 
 
+def checklist_attach(*, incident: Incident, checklist_id: str) -> bool:
+    """Attach one checklist of the policy snapshot to the incident (once); True if attached."""
+    spec = incident.policy_snapshot.get("checklists", {}).get(checklist_id)
+    if not spec or incident.checklist.filter(checklist=checklist_id).exists():
+        return False
+    later = spec.get("phase") in AFTER_RESOLUTION
+    due = _within(spec, incident.resolved_at if later else incident.triggered_at)
+    ChecklistItem.objects.bulk_create(
+        ChecklistItem(
+            incident=incident,
+            checklist=checklist_id,
+            checklist_title=spec.get("title", ""),
+            phase=spec.get("phase") or "",
+            required_to=spec.get("required_to") or "",
+            position=i,
+            text=text,
+            due_at=due,
+        )
+        for i, text in enumerate(spec.get("items", []))
+    )
+    return True
+
+
 def _attach_checklists(incident: Incident) -> None:
     sev = _severity(incident)
-    specs = incident.policy_snapshot.get("checklists", {})
     for checklist_id in sev.checklists if sev else []:
-        spec = specs.get(checklist_id)
-        if not spec or incident.checklist.filter(checklist=checklist_id).exists():
-            continue
-        later = spec.get("phase") in AFTER_RESOLUTION
-        due = _within(spec, incident.resolved_at if later else incident.triggered_at)
-        ChecklistItem.objects.bulk_create(
-            ChecklistItem(
-                incident=incident,
-                checklist=checklist_id,
-                checklist_title=spec.get("title", ""),
-                phase=spec.get("phase") or "",
-                required_to=spec.get("required_to") or "",
-                position=i,
-                text=text,
-                due_at=due,
-            )
-            for i, text in enumerate(spec.get("items", []))
-        )
+        checklist_attach(incident=incident, checklist_id=checklist_id)
 
 
 def _date_resolution_checklists(incident: Incident) -> None:
