@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from tests.conftest import SHARED
 from tests.factories import person, policy, role, weekly_schedule
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Alert, Service
@@ -103,3 +106,42 @@ def rota(db: None) -> dict[str, User]:
         ],
     )
     return people
+
+
+# The shared example configuration with somewhere for updates to go (see tests/comms).
+COMMS = """
+comms:
+  chat:
+    - {name: incidents, apprise: "json://chat.example.com/hook", severities: [P1, P2]}
+    - {name: everything, apprise: "json://chat.example.com/all"}
+  stakeholders:
+    - {name: leadership, emails: [ceo@example.com, cto@example.com], severities: [P1]}
+  bridge_url: "https://meet.example.com/incident-{{ incident.number }}"
+  chat_channel: "#inc-{{ incident.number }}-{{ incident.severity | lower }}"
+"""
+# Saturday 2026-11-28 03:00 in New York: Dave commands that week (Incident commanders rota).
+SAT = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def example_config(db: None, alice: User, bob: User, tmp_path: Any) -> None:
+    """The shared example configuration (people, schedules, P1-P4, checklists) plus comms."""
+    config = tmp_path / "tocsin.yaml"
+    config.write_text((SHARED / "examples" / "tocsin.yaml").read_text() + COMMS)
+    call_command("config_apply", str(config))
+
+
+@pytest.fixture
+def declare(example_config: None) -> Callable[..., Incident]:
+    """Declare an incident on Checkout API under the example policy, at ``SAT`` by default."""
+
+    def make(severity: str = "P1", *, at: datetime = SAT, by: User | None = None) -> Incident:
+        with time_machine.travel(at, tick=False):
+            return incident_create(
+                title="Checkout down",
+                severity=severity,
+                service=Service.objects.get(name="Checkout API"),
+                by=by,
+            )
+
+    return make

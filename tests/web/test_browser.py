@@ -7,7 +7,7 @@ not used). Screenshots go to /tmp/tocsin-*.png for a human to look at.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,11 @@ from django.db import connections
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
 from tocsin.engine.worker import run_once
-from tocsin.incidents.models import Incident
+from tocsin.incidents.models import Incident, StatusUpdate
+from tocsin.incidents.services import checklist_check, incident_assign_role
 from tocsin.oncall.models import Override
 
-from .conftest import T0, MakeIncident
+from .conftest import SAT, T0, MakeIncident
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path("/tmp")
@@ -182,3 +183,59 @@ def test_alice_covers_a_shift_from_the_schedule_page(
     override = Override.objects.get()
     assert (override.user, override.note) == (rota["carol"], "Thanksgiving: Dana is away")
     assert override.start == datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+
+
+def _sign_in(page: Any, url: str) -> None:
+    page.goto(url)
+    page.fill("input[name=username]", "alice@example.com")
+    page.fill("input[name=password]", "alice-pass-123")
+    page.click("button[type=submit]")
+
+
+def test_alice_posts_an_update_and_simulates_a_saturday_outage(
+    chromium: Any, live_server: Any, alice: User, bob: User, declare: Any
+) -> None:
+    with time_machine.travel(SAT + timedelta(minutes=4), tick=True):
+        incident = declare("P1")
+        first = incident.checklist.order_by("checklist", "position").first()
+        assert first is not None
+        checklist_check(item=first, by=bob)
+        incident_assign_role(incident=incident, role="tech_lead", user=bob)
+        Incident.objects.filter(pk=incident.pk).update(breaches=["respond_within"])
+        page = chromium.new_page(viewport={"width": 1280, "height": 800})
+        _sign_in(page, f"{live_server.url}/incidents/{incident.public_id}/")
+        page.wait_for_selector("text=Next update due in")
+
+        page.select_option("select[name=phase]", "update")
+        page.fill("textarea[name=message]", "Rolled back the gateway to v41.")
+        page.evaluate("window.notReloaded = true")
+        page.click("button:has-text('Draft messages')")
+        page.wait_for_selector("textarea[name=chat_body]")
+        assert "Rolled back the gateway to v41." in page.input_value("textarea[name=chat_body]")
+        assert page.is_checked("input[name=email_send]")
+        page.uncheck("input[name=status_page_send]")
+        page.click("button:has-text('Send')")
+        page.wait_for_selector("#messages >> text=Update sent to 4 destinations.")
+        page.wait_for_selector(".update-body >> text=Rolled back the gateway to v41.")
+        assert page.evaluate("window.notReloaded") is True  # htmx swapped, no full reload
+        page.wait_for_selector("button:has-text('Draft messages')")  # the composer starts over
+        page.screenshot(path=str(SHOTS / "tocsin-process.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        page.screenshot(path=str(SHOTS / "tocsin-process-phone.png"), full_page=True)
+
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"{live_server.url}/services/")
+        page.click("text=What happens if this breaks?")
+        page.fill("input[name=ack_after]", "")
+        page.fill("input[name=resolve_after]", "2h")
+        page.click("button:has-text('Simulate')")
+        page.wait_for_selector(".sim-table >> text=Carol Diaz")
+        page.screenshot(path=str(SHOTS / "tocsin-simulate.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        page.screenshot(path=str(SHOTS / "tocsin-simulate-phone.png"), full_page=True)
+
+    update = StatusUpdate.objects.get(incident=incident)
+    assert "Rolled back the gateway to v41." in update.body
+    assert update.author == alice

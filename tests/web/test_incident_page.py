@@ -108,7 +108,8 @@ def test_alice_acknowledges_then_resolves(browser: Client, incident: Incident, a
     kinds = list(TimelineEvent.objects.filter(incident=incident).values_list("kind", "actor"))
     assert kinds[-2:] == [("acknowledged", alice.pk), ("resolved", alice.pk)]
     html = browser.get(url("incident-detail", incident)).content.decode()
-    assert 'class="actions"' not in html
+    assert 'class="btn resolve' not in html  # what is left: close or reopen
+    assert f'action="{url("incident-close", incident)}"' in html
 
 
 @pytest.mark.parametrize("name", ["incident-ack", "incident-resolve", "incident-note"])

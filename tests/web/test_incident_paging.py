@@ -164,13 +164,14 @@ def test_the_live_part_refreshes_every_10_seconds_without_the_forms(
     live = browser.get(url("incident-detail", paged), headers=HTMX).content.decode()
 
     assert f'hx-get="{url("incident-detail", paged)}" hx-trigger="every 10s"' in full
-    live_part = full[
-        full.index('<div id="incident-live"') : full.index('<div class="incident-forms">')
+    live_part = full[full.index('<div id="incident-live"') : full.index('<div class="process">')]
+    activity = full[
+        full.index('<div id="incident-activity"') : full.index('class="incident-forms"')
     ]
-    assert "<textarea" not in live_part
+    assert "<textarea" not in live_part and "<textarea" not in activity
     assert 'name="text"' in full and 'name="to"' in full
-    assert "<textarea" not in live
-    assert "Paging" in live and "Timeline" in live
+    assert "<textarea" not in live and "<select" not in live
+    assert "Paging" in live and "Timeline" in live  # the activity, out of band
 
 
 def test_escalating_to_an_empty_role_is_refused_in_the_form(

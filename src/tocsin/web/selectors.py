@@ -8,20 +8,28 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
 
+from tocsin.accounts.models import User
 from tocsin.alerts.models import Alert, ChangeEvent, Service
 from tocsin.incidents.models import Incident
 from tocsin.incidents.selectors import incident_list
+from tocsin.incidents.visibility import incident_visible_to
 from tocsin.policy.selectors import severity_names
 
 RECENT_CHANGES = 5
 
 
 def incident_rows(
-    *, status: str | None = None, severity: str | None = None, service: str | None = None
+    *,
+    user: User,
+    status: str | None = None,
+    severity: str | None = None,
+    service: str | None = None,
 ) -> QuerySet[Incident]:
-    """The incident list (open first) with each incident's alert count."""
-    return incident_list(status=status, severity=severity, service=service).annotate(
-        alert_count=Count("alerts")
+    """The incidents ``user`` may see (open first) with each incident's alert count."""
+    return (
+        incident_list(status=status, severity=severity, service=service)
+        .filter(incident_visible_to(user=user))
+        .annotate(alert_count=Count("alerts"))
     )
 
 
@@ -58,3 +66,8 @@ def severity_choices() -> list[str]:
             mapped.update(str(v) for v in severity_map.values() if v)
     used = Incident.objects.exclude(severity="").values_list("severity", flat=True).distinct()
     return sorted(mapped.union(used))
+
+
+def service_get(*, public_id: str) -> Service | None:
+    """One service by its public id."""
+    return Service.objects.filter(public_id=public_id).first()

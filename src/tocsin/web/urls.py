@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tocsin.web import paging_views, views
+from tocsin.web import paging_views, process_views, views
 
 app_name = "web"
 urlpatterns = [
@@ -18,7 +18,41 @@ urlpatterns = [
     path("incidents/<slug:public_id>/resolve/", views.incident_resolve, name="incident-resolve"),
     path("incidents/<slug:public_id>/notes/", views.incident_note, name="incident-note"),
     path("incidents/<slug:public_id>/escalate/", views.incident_escalate, name="incident-escalate"),
+    path("incidents/<slug:public_id>/phase/", process_views.incident_phase, name="incident-phase"),
+    path("incidents/<slug:public_id>/close/", process_views.incident_close, name="incident-close"),
+    path(
+        "incidents/<slug:public_id>/reopen/", process_views.incident_reopen, name="incident-reopen"
+    ),
+    path(
+        "incidents/<slug:public_id>/severity/",
+        process_views.incident_severity,
+        name="incident-severity",
+    ),
+    path(
+        "incidents/<slug:public_id>/details/",
+        process_views.incident_details,
+        name="incident-details",
+    ),
+    path("incidents/<slug:public_id>/roles/", process_views.incident_role, name="incident-role"),
+    path(
+        "incidents/<slug:public_id>/checklist/<str:checklist>/<int:position>/",
+        process_views.checklist_check,
+        name="checklist-check",
+    ),
+    path(
+        "incidents/<slug:public_id>/checklist/<str:checklist>/<int:position>/waive/",
+        process_views.checklist_waive,
+        name="checklist-waive",
+    ),
+    path(
+        "incidents/<slug:public_id>/update/", process_views.incident_update, name="incident-update"
+    ),
     path("services/", views.service_list, name="service-list"),
+    path(
+        "services/<slug:public_id>/simulate/",
+        process_views.service_simulate,
+        name="service-simulate",
+    ),
     path("schedules/", paging_views.schedule_list, name="schedule-list"),
     path("schedules/<slug:public_id>/", paging_views.schedule_detail, name="schedule-detail"),
     path(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,7 +17,6 @@ from tocsin.escalation import services as escalation_services
 from tocsin.escalation.readiness import readiness
 from tocsin.incidents import services as incident_services
 from tocsin.incidents.models import Incident
-from tocsin.incidents.selectors import incident_get, incident_timeline
 from tocsin.web.access import AuthedRequest, responder_view
 from tocsin.web.forms import (
     EscalateForm,
@@ -28,20 +26,16 @@ from tocsin.web.forms import (
     NoteForm,
 )
 from tocsin.web.htmx import is_htmx, render_page
+from tocsin.web.incident_page import (
+    after_change,
+    change_incident,
+    incident_or_404,
+    incident_page,
+    invalid,
+)
 from tocsin.web.integrations import integration_guide
-from tocsin.web.paging import (
-    incident_deliveries,
-    incident_escalation,
-    incident_policy_name,
-    policies_now,
-    schedules_now,
-)
-from tocsin.web.selectors import (
-    incident_alerts,
-    incident_rows,
-    service_overview,
-    severity_choices,
-)
+from tocsin.web.paging import incident_policy_name, policies_now, schedules_now
+from tocsin.web.selectors import incident_rows, service_overview, severity_choices
 
 PER_PAGE = 50
 
@@ -53,18 +47,11 @@ login = auth_views.LoginView.as_view(
 logout = auth_views.LogoutView.as_view()
 
 
-def _incident_or_404(ref: str) -> Incident:
-    incident = incident_get(ref=ref)
-    if incident is None:
-        raise Http404("No such incident")
-    return incident
-
-
 def _list_page(
     request: AuthedRequest, declare_form: IncidentDeclareForm | None = None, status: int = 200
 ) -> HttpResponse:
     filter_form = IncidentFilterForm(request.GET)
-    rows = incident_rows(**filter_form.filters())
+    rows = incident_rows(**filter_form.filters(), user=request.user)
     context: dict[str, Any] = {
         "filter_form": filter_form,
         "page": Paginator(rows, PER_PAGE).get_page(request.GET.get("page")),
@@ -104,66 +91,13 @@ def incident_declare(request: AuthedRequest) -> HttpResponse:
     return redirect("web:incident-detail", public_id=incident.public_id)
 
 
-def _incident_page(
-    request: AuthedRequest,
-    incident: Incident,
-    *,
-    note_form: NoteForm | None = None,
-    escalate_form: EscalateForm | None = None,
-    oob: str = "",
-    status: int = 200,
-) -> HttpResponse:
-    """The page, or for htmx its live part plus the form that was posted (out of band).
-
-    The 10 s poll swaps the live part only, so the forms live outside it and what someone is
-    typing survives; a form comes back with its own answer (cleared, or with its errors).
-    """
-    escalation = incident_escalation(incident=incident)
-    policy = escalation.run.policy_name if escalation else ""
-    context: dict[str, Any] = {
-        "incident": incident,
-        "alerts": incident_alerts(incident=incident),
-        "timeline": incident_timeline(incident=incident),
-        "deliveries": incident_deliveries(incident=incident),
-        "escalation": escalation,
-        "note_form": note_form or NoteForm(),
-        "escalate_form": escalate_form or EscalateForm(policy=policy),
-        "oob": oob,  # "note" or "escalate": the form the request posted
-        "severity_order": severity_choices(),
-    }
-    return render_page(
-        request, "web/incident_detail.html", "web/partials/incident_live.html", context, status
-    )
-
-
 @responder_view
 def incident_detail(request: AuthedRequest, public_id: str) -> HttpResponse:
     """Show one incident: header, alerts, timeline and the forms that change it."""
-    incident = _incident_or_404(public_id)
+    incident = incident_or_404(request, public_id)
     if incident.public_id != public_id:  # found by number: send to the canonical URL
         return redirect("web:incident-detail", public_id=incident.public_id)
-    return _incident_page(request, incident)
-
-
-def _after_change(request: AuthedRequest, public_id: str, oob: str = "") -> HttpResponse:
-    """htmx swaps the fresh incident in place; a plain form post goes back to the page."""
-    if is_htmx(request):
-        return _incident_page(request, _incident_or_404(public_id), oob=oob)
-    return redirect("web:incident-detail", public_id=public_id)
-
-
-Change = Callable[[Incident, User], object]
-
-
-def _change(request: AuthedRequest, public_id: str, change: Change, verb: str) -> HttpResponse:
-    incident = _incident_or_404(public_id)
-    try:
-        change(incident, request.user)
-    except incident_services.IncidentError as exc:
-        messages.error(request, f"Could not {verb} incident #{incident.number}: {exc}.")
-    else:
-        messages.success(request, f"Incident #{incident.number} {verb}d.")
-    return _after_change(request, incident.public_id)
+    return incident_page(request, incident)
 
 
 @responder_view
@@ -174,7 +108,7 @@ def incident_ack(request: AuthedRequest, public_id: str) -> HttpResponse:
     def change(incident: Incident, by: User) -> object:
         return incident_services.incident_acknowledge(incident=incident, by=by)
 
-    return _change(request, public_id, change, "acknowledge")
+    return change_incident(request, public_id, change, "acknowledge")
 
 
 @responder_view
@@ -185,45 +119,36 @@ def incident_resolve(request: AuthedRequest, public_id: str) -> HttpResponse:
     def change(incident: Incident, by: User) -> object:
         return incident_services.incident_resolve(incident=incident, by=by)
 
-    return _change(request, public_id, change, "resolve")
+    return change_incident(request, public_id, change, "resolve")
 
 
 @responder_view
 @require_POST
 def incident_note(request: AuthedRequest, public_id: str) -> HttpResponse:
     """Add a note to the incident's timeline."""
-    incident = _incident_or_404(public_id)
+    incident = incident_or_404(request, public_id)
     form = NoteForm(request.POST)
     if not form.is_valid():
-        # htmx only swaps 2xx answers; a plain post gets the page back with a 400.
-        return _incident_page(
-            request, incident, note_form=form, oob="note", status=200 if is_htmx(request) else 400
-        )
+        return invalid(request, incident, {"note_form": form}, "note")
     incident_services.incident_add_note(
         incident=incident, text=form.cleaned_data["text"], by=request.user
     )
     messages.success(request, "Note added.")
-    return _after_change(request, incident.public_id, oob="note")
+    return after_change(request, incident, "note")
 
 
 @responder_view
 @require_POST
 def incident_escalate(request: AuthedRequest, public_id: str) -> HttpResponse:
     """Escalate now: page the policy's next level, or a chosen person or role at once."""
-    incident = _incident_or_404(public_id)
+    incident = incident_or_404(request, public_id)
     if incident.status != Incident.Status.TRIGGERED:
         # Pages go out only while nobody has acknowledged; the sender would cancel these.
         messages.error(request, f"Incident #{incident.number} is {incident.status}: not escalated.")
-        return _after_change(request, incident.public_id)
+        return after_change(request, incident)
     form = EscalateForm(request.POST, policy=incident_policy_name(incident=incident))
     if not form.is_valid():
-        return _incident_page(
-            request,
-            incident,
-            escalate_form=form,
-            oob="escalate",
-            status=200 if is_htmx(request) else 400,
-        )
+        return invalid(request, incident, {"escalate_form": form}, "escalate")
     people, note = form.people(), form.cleaned_data["message"]
     if people is None:
         escalation_services.escalation_escalate_now(
@@ -235,7 +160,7 @@ def incident_escalate(request: AuthedRequest, public_id: str) -> HttpResponse:
             incident=incident, people=people, by=request.user, message=note
         )
         messages.success(request, f"Paging {', '.join(str(p) for p in people)} now.")
-    return _after_change(request, incident.public_id, oob="escalate")
+    return after_change(request, incident, "escalate")
 
 
 @responder_view

@@ -14,6 +14,8 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from tocsin.web.paging import auditor_warnings
+from tocsin.web.process import STEP_NAMES
+from tocsin.web.process_forms import COMMS_PHASE_NAMES
 
 register = template.Library()
 
@@ -21,6 +23,7 @@ register = template.Library()
 # from common spellings so "P1", "SEV1", "critical" still read as the most severe.
 _WORD_LEVELS = {"critical": 0, "high": 1, "error": 1, "warning": 2, "medium": 2, "low": 3}
 _LEVELS = 4
+PHASE_LABELS = {**COMMS_PHASE_NAMES, **STEP_NAMES}
 
 
 @register.simple_tag
@@ -134,3 +137,27 @@ def auditor_banner() -> dict[str, Any]:
 def seconds_duration(value: int | None) -> str:
     """A number of seconds as a duration: 43200 -> "12 h"."""
     return "" if value is None else duration(timedelta(seconds=int(value)))
+
+
+@register.filter
+def lookup(value: Any, key: Any) -> Any:
+    """``mapping|lookup:key``: the value for a key held in a variable, or None."""
+    return value.get(key) if isinstance(value, dict) else None
+
+
+@register.filter
+def local_time(value: datetime | None, fmt: str = "%a %Y-%m-%d %H:%M %Z") -> str:
+    """An aware time in its own zone (not the viewer's), e.g. the calendar's: "Sat 03:00 EST"."""
+    return value.strftime(fmt) if value is not None else ""
+
+
+@register.filter
+def phase_label(value: str) -> str:
+    """An incident status or an update's phase as the guides name it: "Identified"."""
+    return PHASE_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+@register.filter
+def words(value: str) -> str:
+    """An identifier as words: "postmortem_due" -> "Postmortem due"."""
+    return str(value).replace("_", " ").replace("-", " ").capitalize()
