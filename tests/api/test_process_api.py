@@ -101,3 +101,31 @@ def test_closing_an_open_incident_is_refused(api: Api, p1: str) -> None:
     status, body = api("post", f"/incidents/{p1}/close", {})
     assert status == 409
     assert "resolved before" in body["detail"]
+
+
+def test_security_incidents_are_visible_only_to_the_people_working_them(api: Api) -> None:
+    from django.test import Client
+
+    from tocsin.accounts.services import token_create, user_create
+    from tocsin.incidents.models import IncidentRole
+    from tocsin.incidents.services import incident_create
+
+    incident = incident_create(title="Credential leak")
+    incident.is_security = True
+    incident.save(update_fields=["is_security"])
+    erin = user_create(email="erin@example.com", password="erin-pass-123")
+    token = token_create(user=erin)
+
+    def erin_get(path: str) -> int:
+        return Client().get("/api/v1" + path, HTTP_AUTHORIZATION=f"Bearer {token}").status_code
+
+    assert erin_get(f"/incidents/{incident.public_id}") == 404
+    assert erin_get(f"/incidents/{incident.public_id}/timeline") == 404
+    listing = Client().get("/api/v1/incidents", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert listing["count"] == 0
+    from django.utils import timezone
+
+    IncidentRole.objects.create(
+        incident=incident, role="scribe", user=erin, assigned_at=timezone.now()
+    )
+    assert erin_get(f"/incidents/{incident.public_id}") == 200

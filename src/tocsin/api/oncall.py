@@ -156,7 +156,8 @@ def readiness_view(request: HttpRequest) -> ReadinessOut:
 @router.post("/incidents/{ref}/escalate", response={202: dict[str, str]}, tags=["incidents"])
 def escalate(request: HttpRequest, ref: str, body: EscalateIn) -> Status[dict[str, str]]:
     """Escalate now: to the next level, or page a chosen person or role at once."""
-    incident = incident_get(ref=ref)
+    viewer = request.user if isinstance(request.user, User) else None
+    incident = incident_get(ref=ref, user=viewer)
     if incident is None:
         raise HttpError(404, f"no incident {ref!r}")
     if not incident.is_open:

@@ -123,8 +123,9 @@ class ProcessOut(Schema):
     details: dict[str, Any]
 
 
-def _incident(ref: str) -> Incident:
-    incident = incident_get(ref=ref)
+def _incident(ref: str, request: HttpRequest) -> Incident:
+    viewer = request.user if isinstance(request.user, User) else None
+    incident = incident_get(ref=ref, user=viewer)
     if incident is None:
         raise HttpError(404, f"no incident {ref!r}")
     return incident
@@ -171,7 +172,7 @@ def _run(call: Any, **kwargs: Any) -> Any:
 @router.get("/incidents/{ref}/process", response=ProcessOut)
 def process(request: HttpRequest, ref: str) -> ProcessOut:
     """The incident's process state: phase, clocks, breaches, roles, details."""
-    return _process_out(_incident(ref))
+    return _process_out(_incident(ref, request))
 
 
 @router.post("/incidents/{ref}/status", response={200: ProcessOut, 409: dict[str, str]})
@@ -179,7 +180,7 @@ def set_phase(request: HttpRequest, ref: str, body: PhaseIn) -> ProcessOut:
     """Move to investigating, identified or monitoring (monitoring marks it mitigated)."""
     incident = _run(
         incident_set_phase,
-        incident=_incident(ref),
+        incident=_incident(ref, request),
         status=body.status,
         by=_by(request),
         message=body.message,
@@ -191,7 +192,9 @@ def set_phase(request: HttpRequest, ref: str, body: PhaseIn) -> ProcessOut:
 def close(request: HttpRequest, ref: str, body: MessageIn) -> ProcessOut:
     """Close a resolved incident when the policy's closing conditions hold."""
     return _process_out(
-        _run(incident_close, incident=_incident(ref), by=_by(request), message=body.message)
+        _run(
+            incident_close, incident=_incident(ref, request), by=_by(request), message=body.message
+        )
     )
 
 
@@ -199,7 +202,9 @@ def close(request: HttpRequest, ref: str, body: MessageIn) -> ProcessOut:
 def reopen(request: HttpRequest, ref: str, body: MessageIn) -> ProcessOut:
     """Reopen a resolved or closed incident."""
     return _process_out(
-        _run(incident_reopen, incident=_incident(ref), by=_by(request), message=body.message)
+        _run(
+            incident_reopen, incident=_incident(ref, request), by=_by(request), message=body.message
+        )
     )
 
 
@@ -214,7 +219,7 @@ def set_severity(request: HttpRequest, ref: str, body: SeverityIn) -> ProcessOut
     return _process_out(
         _run(
             incident_set_severity,
-            incident=_incident(ref),
+            incident=_incident(ref, request),
             severity=body.severity,
             by=_by(request),
             message=body.message,
@@ -228,7 +233,7 @@ def update_details(request: HttpRequest, ref: str, body: DetailsIn) -> ProcessOu
     """Change descriptive fields: impact, root cause, resolution, bridge, channel, links ..."""
     values = body.model_dump(exclude_unset=True)
     return _process_out(
-        _run(incident_update_details, incident=_incident(ref), by=_by(request), **values)
+        _run(incident_update_details, incident=_incident(ref, request), by=_by(request), **values)
     )
 
 
@@ -237,7 +242,7 @@ def post_update(request: HttpRequest, ref: str, body: UpdateIn) -> Status[Update
     """Post a status update; the update-cadence clock starts again."""
     update: StatusUpdate = _run(
         incident_post_update,
-        incident=_incident(ref),
+        incident=_incident(ref, request),
         body=body.body,
         by=_by(request),
         public=body.public,
@@ -265,7 +270,7 @@ def list_updates(request: HttpRequest, ref: str) -> list[UpdateOut]:
             public=u.public,
             author=str(u.author) if u.author else None,
         )
-        for u in _incident(ref).updates.select_related("author")
+        for u in _incident(ref, request).updates.select_related("author")
     ]
 
 
@@ -277,7 +282,7 @@ def assign_role(request: HttpRequest, ref: str, body: RoleIn) -> RoleOut:
         raise HttpError(400, f"user: no person {body.user!r}")
     role = _run(
         incident_assign_role,
-        incident=_incident(ref),
+        incident=_incident(ref, request),
         role=body.role,
         user=person,
         by=_by(request),
@@ -305,13 +310,13 @@ def _item_out(item: ChecklistItem) -> ChecklistItemOut:
 @router.get("/incidents/{ref}/checklist", response=list[ChecklistItemOut])
 def checklist(request: HttpRequest, ref: str) -> list[ChecklistItemOut]:
     """The incident's checklist items, by checklist and position."""
-    return [_item_out(i) for i in _incident(ref).checklist.select_related("checked_by")]
+    return [_item_out(i) for i in _incident(ref, request).checklist.select_related("checked_by")]
 
 
 @router.post("/incidents/{ref}/checklist/{item_id}", response=ChecklistItemOut)
 def check_item(request: HttpRequest, ref: str, item_id: int, body: CheckIn) -> ChecklistItemOut:
     """Check, uncheck, or waive (with a reason) one checklist item."""
-    item = _incident(ref).checklist.filter(pk=item_id).first()
+    item = _incident(ref, request).checklist.filter(pk=item_id).first()
     if item is None:
         raise HttpError(404, f"no checklist item {item_id} on this incident")
     if body.waive_reason is not None:

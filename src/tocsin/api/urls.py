@@ -8,6 +8,7 @@ from ninja import NinjaAPI, Query, Schema, Status
 from ninja.errors import HttpError
 
 from tocsin import __version__
+from tocsin.accounts.models import User
 from tocsin.alerts.models import Alert, Service
 from tocsin.alerts.selectors import integration_url
 from tocsin.api.auth import BearerToken, session_auth
@@ -77,8 +78,12 @@ def _incident_out(incident: Incident) -> IncidentOut:
     )
 
 
-def _get(ref: str) -> Incident:
-    incident = incident_get(ref=ref)
+def _viewer(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+def _get(ref: str, request: HttpRequest | None = None) -> Incident:
+    incident = incident_get(ref=ref, user=_viewer(request) if request else None)
     if incident is None:
         raise HttpError(404, f"no incident {ref!r}")
     return incident
@@ -90,7 +95,12 @@ def list_incidents(request: HttpRequest, filters: Query[IncidentFilter]) -> Inci
     statuses = {*Incident.Status.values, "open"}
     if filters.status and filters.status not in statuses:
         raise HttpError(400, f"status: must be one of {sorted(statuses)}")
-    qs = incident_list(status=filters.status, severity=filters.severity, service=filters.service)
+    qs = incident_list(
+        status=filters.status,
+        severity=filters.severity,
+        service=filters.service,
+        user=_viewer(request),
+    )
     limit = max(1, min(filters.limit, 500))
     page = qs[filters.offset : filters.offset + limit]
     return IncidentList(items=[_incident_out(i) for i in page], count=qs.count())
@@ -117,7 +127,7 @@ def declare_incident(request: HttpRequest, body: IncidentCreate) -> Status[Incid
 @api.get("/incidents/{ref}", response=IncidentOut, tags=["incidents"])
 def get_incident(request: HttpRequest, ref: str) -> IncidentOut:
     """One incident, by id or number."""
-    return _incident_out(_get(ref))
+    return _incident_out(_get(ref, request))
 
 
 api.patch("/incidents/{ref}", response=ProcessOut, tags=["incident process"])(update_details)
@@ -126,7 +136,7 @@ api.patch("/incidents/{ref}", response=ProcessOut, tags=["incident process"])(up
 @api.get("/incidents/{ref}/timeline", response=list[TimelineEventOut], tags=["incidents"])
 def get_timeline(request: HttpRequest, ref: str) -> list[TimelineEventOut]:
     """The incident's timeline, oldest first."""
-    return [_event_out(e) for e in incident_timeline(incident=_get(ref))]
+    return [_event_out(e) for e in incident_timeline(incident=_get(ref, request))]
 
 
 def _event_out(event: TimelineEvent) -> TimelineEventOut:
@@ -144,7 +154,7 @@ def _event_out(event: TimelineEvent) -> TimelineEventOut:
 @api.get("/incidents/{ref}/alerts", response=list[AlertOut], tags=["incidents"])
 def get_incident_alerts(request: HttpRequest, ref: str) -> list[AlertOut]:
     """The alerts grouped into the incident."""
-    alerts = Alert.objects.filter(incident=_get(ref)).select_related("integration")
+    alerts = Alert.objects.filter(incident=_get(ref, request)).select_related("integration")
     return [_alert_out(a) for a in alerts]
 
 
@@ -167,7 +177,7 @@ def _alert_out(alert: Alert) -> AlertOut:
 
 
 def _act(ref: str, action: str, request: HttpRequest, message: str) -> IncidentOut:
-    incident = _get(ref)
+    incident = _get(ref, request)
     service = {"acknowledge": incident_acknowledge, "resolve": incident_resolve}[action]
     try:
         incident = service(incident=incident, by=request.user, message=message)  # type: ignore[arg-type]
@@ -195,7 +205,7 @@ def resolve_incident(request: HttpRequest, ref: str, body: IncidentAction) -> In
 @api.post("/incidents/{ref}/notes", response={201: TimelineEventOut}, tags=["incidents"])
 def add_note(request: HttpRequest, ref: str, body: NoteIn) -> Status[TimelineEventOut]:
     """Add a note to the timeline."""
-    event = incident_add_note(incident=_get(ref), text=body.text, by=request.user)  # type: ignore[arg-type]
+    event = incident_add_note(incident=_get(ref, request), text=body.text, by=request.user)  # type: ignore[arg-type]
     return Status(201, _event_out(event))
 
 
