@@ -36,8 +36,12 @@ pytest: $(BIN)/tocsin
 
 test: lint typecheck pytest
 
+# Ingestion, paging latency, escalation lateness and memory; then the status page against
+# nginx (needs wrk and nginx: apt-get install wrk nginx). PostgreSQL too with
+# TOCSIN_BENCH_POSTGRES=postgresql://... . Figures are written to bench/*.md.
 bench: $(BIN)/tocsin
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.statuspage
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

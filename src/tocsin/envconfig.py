@@ -37,8 +37,9 @@ def database_from_url(url: str) -> dict[str, Any]:
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
         "OPTIONS": options,
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
+        # 0: under ASGI each request may run on a different thread, and a persistent
+        # connection per thread leaks until PostgreSQL's max_connections is reached.
+        "CONN_MAX_AGE": 0,
     }
 
 

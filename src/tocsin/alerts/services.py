@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,8 +16,7 @@ from django.utils import timezone
 from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
 from tocsin.engine.models import Timer
-from tocsin.engine.services import timers_schedule_many
-from tocsin.ids import new_public_id
+from tocsin.engine.services import timers_schedule_many, wake_worker
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import (
     incident_acknowledge,
@@ -81,13 +82,26 @@ RETURNING id, count
 """
 
 
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def _public_id() -> str:
+    """``tocsin.ids.new_public_id()`` from one 8-byte read of the OS RNG instead of twelve.
+
+    The same 12 characters of Crockford base32 (60 random bits); the alphabet has 32 letters,
+    so taking 5 bits per letter keeps every letter equally likely.
+    """
+    bits = int.from_bytes(secrets.token_bytes(8), "big")
+    return "".join(_ALPHABET[(bits >> (5 * k)) & 31] for k in range(12))
+
+
 def _upsert_firing(
     *, integration: Integration, alert: NormalizedAlert, now: datetime
 ) -> tuple[int, bool]:
     """Insert a firing alert or count a repeat (dedup); return (id, created)."""
     ops = connection.ops
     params: list[Any] = [
-        new_public_id(),
+        _public_id(),
         integration.id,
         integration.service_id,
         _fingerprint(alert.fingerprint),
@@ -170,9 +184,41 @@ def _ingest_into(
 
 
 def _schedule_processing(changed: list[tuple[int, datetime]]) -> None:
-    timers_schedule_many(
-        [Timer(kind="alert.process", due_at=at, payload={"alert": i}) for i, at in changed]
+    """Write the ``alert.process`` outbox timers of the changed alerts.
+
+    A few go through ``timers_schedule_many``; a group commit's many go in one prepared
+    ``executemany`` (the ORM's per-row bulk_create work was the largest cost of a batch).
+    The rows are the ones ``timers_schedule_many`` writes: key-less, due at the alert's time.
+    """
+    if len(changed) < _RAW_TIMERS_FROM:
+        timers_schedule_many(
+            [Timer(kind="alert.process", due_at=at, payload={"alert": i}) for i, at in changed]
+        )
+        return
+    meta = Timer._meta
+    payload, token = meta.get_field("payload"), meta.get_field("token")
+    adapt = connection.ops.adapt_datetimefield_value
+    created = adapt(timezone.now())
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
+        "(kind, due_at, incident_id, payload, key, token, attempts, last_error, created_at, "
+        "done_at) VALUES ('alert.process', %s, NULL, %s, NULL, %s, 0, '', %s, NULL)"
     )
+    params = [
+        (
+            adapt(at),
+            payload.get_db_prep_save({"alert": i}, connection),
+            token.get_db_prep_save(uuid.uuid4(), connection),
+            created,
+        )
+        for i, at in changed
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+    wake_worker()
+
+
+_RAW_TIMERS_FROM = 8
 
 
 @transaction.atomic

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import wraps
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from tocsin.alerts import selectors, services
+from tocsin.alerts import replies, selectors, services
 from tocsin.alerts.models import Integration
 from tocsin.alerts.sources import PARSERS
 from tocsin.alerts.sources.base import ParseError
@@ -26,7 +25,7 @@ from tocsin.alerts.sources.pagerduty import parser as pagerduty
 
 log = logging.getLogger("tocsin.alerts")
 
-RETRY_AFTER_SECONDS = 5
+RETRY_AFTER_SECONDS = replies.RETRY_AFTER_SECONDS
 
 View = Callable[..., HttpResponse]
 
@@ -43,11 +42,7 @@ def ingestion_endpoint(*methods: str) -> Callable[[View], View]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in methods:
-                response = JsonResponse(
-                    {"error": f"Method {request.method} not allowed"}, status=405
-                )
-                response["Allow"] = ", ".join(methods)
-                return response
+                return respond(replies.method_not_allowed(str(request.method), methods))
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -74,30 +69,32 @@ def read_body(request: HttpRequest) -> bytes:
     return body
 
 
-def _error(status: int, message: str, errors: list[str] | None = None) -> JsonResponse:
-    return JsonResponse({"error": message, "errors": errors or [message]}, status=status)
-
-
-def _unavailable() -> JsonResponse:
-    # Alertmanager retries 5xx and drops a notification on any 4xx, so "busy" must be a 503.
-    response = _error(503, "Database unavailable, retry later")
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+def respond(reply: replies.Reply) -> JsonResponse:
+    """The Django response for a shared ``Reply``."""
+    response = JsonResponse(reply.body, status=reply.status)
+    for name, value in reply.headers.items():
+        response[name] = value
     return response
 
 
-def _grafana_signature_ok(request: HttpRequest, integration: Integration, body: bytes) -> bool:
-    """Check the HMAC signature when the integration has a secret (else accept)."""
+def grafana_signature_ok(
+    header: Callable[[str], str], integration: Integration, body: bytes
+) -> bool:
+    """Check the HMAC signature when the integration has a secret (else accept).
+
+    ``header(name)`` returns a request header by case-insensitive name, "" when absent.
+    """
     config = integration.config or {}
     secret = config.get("secret")
     if not secret:
         return True
-    header = str(config.get("signature_header") or grafana.SIGNATURE_HEADER)
+    name = str(config.get("signature_header") or grafana.SIGNATURE_HEADER)
     timestamp_header = config.get("timestamp_header")
     return grafana.signature_valid(
         secret=str(secret),
         body=body,
-        signature=request.headers.get(header, ""),
-        timestamp=request.headers.get(str(timestamp_header), "") if timestamp_header else None,
+        signature=header(name),
+        timestamp=header(str(timestamp_header)) if timestamp_header else None,
     )
 
 
@@ -106,23 +103,23 @@ def _receive(request: HttpRequest, *, kind: str, key: str) -> HttpResponse:
     try:
         body = read_body(request)
     except BodyTooLarge:
-        return _error(413, f"Body is larger than {settings.MAX_ALERT_BODY_BYTES} bytes")
+        return respond(replies.too_large())
     try:
         integration = selectors.integration_for(kind=kind, key=key)
         if integration is None:
-            return _error(404, f"No {kind} integration with this key")
-        if kind == Integration.Kind.GRAFANA and not _grafana_signature_ok(
-            request, integration, body
+            return respond(replies.unknown_key(kind))
+        if kind == Integration.Kind.GRAFANA and not grafana_signature_ok(
+            lambda name: request.headers.get(name, ""), integration, body
         ):
-            return _error(401, "Missing or invalid Grafana webhook signature")
+            return respond(replies.bad_signature())
         alerts = PARSERS[kind](body, config=integration.config or {})
         result = services.alerts_ingest(integration=integration, alerts=alerts)
     except ParseError as exc:
-        return _error(400, exc.message, exc.errors)
+        return respond(replies.error(400, exc.message, exc.errors))
     except DatabaseError:
         log.exception("%s ingest failed on the database", kind)
-        return _unavailable()
-    return JsonResponse({"status": "accepted", **asdict(result)}, status=202)
+        return respond(replies.unavailable())
+    return respond(replies.accepted(result))
 
 
 @ingestion_endpoint("POST")
@@ -145,50 +142,6 @@ def webhook_receive(request: HttpRequest, key: str) -> HttpResponse:
 
 
 # ---- PagerDuty Events API v2 --------------------------------------------------------------
-# Response bodies copy PagerDuty's: https://developer.pagerduty.com/docs/events-api-v2/overview/
-
-
-def _pd_error(
-    status: int,
-    errors: list[str],
-    *,
-    label: str = "invalid event",
-    message: str = "Event object is invalid",
-) -> JsonResponse:
-    return JsonResponse({"status": label, "message": message, "errors": errors}, status=status)
-
-
-def _pd_parse_error(exc: ParseError) -> JsonResponse:
-    if isinstance(exc, pagerduty.UnrecognizedEvent):
-        return _pd_error(
-            400,
-            exc.errors,
-            label="Unrecognized object",
-            message="Event object format is unrecognized",
-        )
-    return _pd_error(400, exc.errors)
-
-
-def _pd_busy() -> JsonResponse:
-    # PagerDuty clients retry 429 (and give up on most 5xx after a few tries): see the
-    # "Response codes & retry logic" section of the Events API v2 overview.
-    response = _pd_error(
-        429,
-        ["Tocsin's database is busy; retry later"],
-        label="throttle event",
-        message="Requests for this service are arriving too quickly. Please retry later.",
-    )
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
-
-
-def _pd_too_large() -> JsonResponse:
-    limit = settings.MAX_ALERT_BODY_BYTES
-    return _pd_error(413, [f"Event is larger than {limit // 1024} KB"])
-
-
-def _pd_unknown_key() -> JsonResponse:
-    return _pd_error(404, ["'routing_key' does not match any PagerDuty integration"])
 
 
 @ingestion_endpoint("POST")
@@ -197,15 +150,15 @@ def pagerduty_enqueue(request: HttpRequest) -> HttpResponse:
     try:
         event = pagerduty.parse_event(read_body(request))
     except BodyTooLarge:
-        return _pd_too_large()
+        return respond(replies.pd_too_large())
     except ParseError as exc:
-        return _pd_parse_error(exc)
+        return respond(replies.pd_parse_error(exc))
     try:
         integration = selectors.integration_for(
             kind=Integration.Kind.PAGERDUTY, key=event.routing_key
         )
         if integration is None:
-            return _pd_unknown_key()
+            return respond(replies.pd_unknown_key())
         if event.action == "acknowledge":
             services.alerts_acknowledge(integration=integration, fingerprint=event.dedup_key)
         else:
@@ -213,11 +166,8 @@ def pagerduty_enqueue(request: HttpRequest) -> HttpResponse:
             services.alerts_ingest(integration=integration, alerts=[event.alert])
     except DatabaseError:
         log.exception("pagerduty ingest failed on the database")
-        return _pd_busy()
-    return JsonResponse(
-        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
-        status=202,
-    )
+        return respond(replies.pd_busy())
+    return respond(replies.pd_accepted(event.dedup_key))
 
 
 @ingestion_endpoint("POST")
@@ -226,15 +176,15 @@ def pagerduty_change_enqueue(request: HttpRequest) -> HttpResponse:
     try:
         change = pagerduty.parse_change(read_body(request))
     except BodyTooLarge:
-        return _pd_too_large()
+        return respond(replies.pd_too_large())
     except ParseError as exc:
-        return _pd_parse_error(exc)
+        return respond(replies.pd_parse_error(exc))
     try:
         integration = selectors.integration_for(
             kind=Integration.Kind.PAGERDUTY, key=change.routing_key
         )
         if integration is None:
-            return _pd_unknown_key()
+            return respond(replies.pd_unknown_key())
         services.change_event_record(
             integration=integration,
             summary=change.summary,
@@ -245,5 +195,5 @@ def pagerduty_change_enqueue(request: HttpRequest) -> HttpResponse:
         )
     except DatabaseError:
         log.exception("pagerduty change event failed on the database")
-        return _pd_busy()
-    return JsonResponse({"status": "success", "message": "Change event processed"}, status=202)
+        return respond(replies.pd_busy())
+    return respond(replies.pd_change_accepted())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 from argparse import ArgumentParser
 from types import FrameType
@@ -29,13 +30,29 @@ def exit_on_stop_signals() -> None:
         signal.signal(sig, _exit_cleanly)
 
 
-def run_web(*, host: str, port: int) -> None:
-    """Serve the ASGI application (UI, API, ingestion) until SIGINT/SIGTERM (exit status 0)."""
+def default_workers() -> int:
+    """``TOCSIN_WEB_WORKERS`` (default 1): uvicorn worker processes."""
+    try:
+        return max(1, int(os.environ.get("TOCSIN_WEB_WORKERS", "1")))
+    except ValueError:
+        return 1
+
+
+def run_web(*, host: str, port: int, workers: int | None = None) -> None:
+    """Serve the ASGI application (UI, API, ingestion) until SIGINT/SIGTERM (exit status 0).
+
+    One process by default: the ingestion writer commits many requests at once, and SQLite has
+    a single writer anyway. ``workers`` > 1 runs that many uvicorn processes (each with its
+    own group-commit writer), which can help on PostgreSQL with spare cores.
+    """
     exit_on_stop_signals()
     uvicorn.run(
         "tocsin.asgi:application",
         host=host,
         port=port,
+        workers=workers or default_workers(),
+        http="httptools",
+        loop="uvloop",
         lifespan="off",
         log_level="info",
         access_log=False,
@@ -48,6 +65,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_bind_arguments(parser)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="uvicorn worker processes (default: $TOCSIN_WEB_WORKERS or 1)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run_web(host=options["host"], port=options["port"])
+        run_web(host=options["host"], port=options["port"], workers=options["workers"])

@@ -1,0 +1,1 @@
+"""Tocsin's ingestion and paging benchmarks: ``make bench`` (``python -m bench --help``)."""

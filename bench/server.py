@@ -1,0 +1,283 @@
+"""Start and stop a real Tocsin (``tocsin serve``) in a temporary data dir; read its database."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:  # not up yet (refused, 503 while the worker starts)
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+# ---- memory -------------------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def tree_rss_mb(root: int) -> float:
+    """VmRSS of ``root`` and all its descendants, in MiB."""
+    tree, todo, total = _children(), [root], 0
+    while todo:
+        pid = todo.pop()
+        todo.extend(tree.get(pid, []))
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+class RssSampler:
+    """Sample a process tree's RSS every ``every`` seconds; keep the peak."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self.pid, self.every, self.peak = pid, every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_mb(self.pid))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ---- PostgreSQL scratch databases -----------------------------------------------------------
+
+
+def pg_scratch(url: str) -> tuple[str, str]:
+    """Create an empty database next to ``url``'s; return (its URL, its name)."""
+    import psycopg
+
+    name = f"tocsin_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name)), name
+
+
+def pg_drop(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- the server ---------------------------------------------------------------------------
+
+
+def config_yaml(*, latency_services: int, pd_keys: dict[str, str]) -> str:
+    """People, policies and services: the load services, one service per latency probe."""
+    people, policies, services = [], [], []
+
+    def person(email: str) -> None:
+        people.append(
+            f"  - email: {email}\n    name: {email.split('@')[0]}\n"
+            f"    contact: [{{name: work-email, email: {email}}}]\n"
+            f"    notify: [{{after: 0m, via: work-email}}]\n"
+        )
+
+    def service(name: str, email: str, integrations: list[str]) -> None:
+        policies.append(
+            f"  - name: {name}-policy\n    levels:\n      - {{notify: [{{user: {email}}}]}}\n"
+        )
+        lines = "".join(f"      - {i}\n" for i in integrations)
+        services.append(
+            f"  - name: {name}\n    escalation_policy: {name}-policy\n"
+            f"    severity_map: {{critical: P1}}\n    integrations:\n{lines}"
+        )
+
+    person("oncall@example.com")
+    service(
+        "bench-load",
+        "oncall@example.com",
+        [
+            f"{{kind: pagerduty, key: '{pd_keys['unique']}'}}",
+            f"{{kind: pagerduty, key: '{pd_keys['hot']}'}}",
+            "{kind: alertmanager, key: bench-am}",
+        ],
+    )
+    service("bench-escalation", "oncall@example.com", [f"{{kind: pagerduty, key: '{'e' * 32}'}}"])
+    for i in range(latency_services):
+        email = f"lat{i}@example.com"
+        person(email)
+        service(f"lat-{i}", email, [f"{{kind: pagerduty, key: '{latency_key(i)}'}}"])
+    return (
+        "severities:\n  - {name: P1, title: Critical, respond_within: 5m}\n"
+        + "people:\n"
+        + "".join(people)
+        + "escalation_policies:\n"
+        + "".join(policies)
+        + "services:\n"
+        + "".join(services)
+    )
+
+
+def latency_key(i: int) -> str:
+    return f"{i:032x}"
+
+
+@dataclass
+class Tocsin:
+    """One Tocsin (``serve``: web + worker) on a free port, with its own data dir."""
+
+    smtp_port: int
+    database_url: str = ""
+    fast_ingest: bool = True
+    workers: int = 1
+    latency_services: int = 100
+    pd_keys: dict[str, str] = field(default_factory=lambda: {"unique": "b" * 32, "hot": "c" * 32})
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    data_dir: Path = Path()
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+    log: Any = None
+
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "TOCSIN_DATA_DIR": str(self.data_dir),
+            "TOCSIN_EMAIL_URL": f"smtp://127.0.0.1:{self.smtp_port}",
+            "TOCSIN_LOG_LEVEL": "ERROR",
+            "TOCSIN_FAST_INGEST": "1" if self.fast_ingest else "0",
+            "TOCSIN_WEB_WORKERS": str(self.workers),
+            "PYTHONPATH": str(ROOT),
+        }
+        env.pop("DATABASE_URL", None)
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        return env
+
+    def tocsin(self, *args: str) -> None:
+        subprocess.run(
+            [str(BIN / "tocsin"), *args], env=self.env(), check=True, stdout=subprocess.DEVNULL
+        )
+
+    def start(self) -> Tocsin:
+        self._tmp = tempfile.TemporaryDirectory(prefix="tocsin-bench-")
+        self.data_dir = Path(self._tmp.name)
+        self.port = free_port()
+        self.tocsin("migrate")
+        config = self.data_dir / "bench.yaml"
+        config.write_text(config_yaml(latency_services=self.latency_services, pd_keys=self.pd_keys))
+        self.tocsin("apply", str(config))
+        self.log = (self.data_dir / "server.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(BIN / "tocsin"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env(),
+            start_new_session=True,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_http(f"http://127.0.0.1:{self.port}/healthz")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.proc = None
+            self.log.close()
+            errors = (self.data_dir / "server.log").read_text(errors="replace")
+            if "Traceback" in errors:
+                print(errors[-1500:], file=sys.stderr)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def rss_mb(self) -> float:
+        assert self.proc is not None
+        return tree_rss_mb(self.proc.pid)
+
+    def run_python(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, *args], env=self.env(), check=True, capture_output=True, text=True
+        )
+        return out.stdout
+
+    # ---- reading the database ----
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.database_url:
+            import psycopg
+
+            with psycopg.connect(self.database_url) as conn:
+                return list(conn.execute(sql.encode()).fetchall())
+        import sqlite3
+
+        lite = sqlite3.connect(self.data_dir / "tocsin.sqlite3", timeout=60)
+        try:
+            return list(lite.execute(sql).fetchall())
+        finally:
+            lite.close()
+
+    def scalar(self, sql: str) -> Any:
+        return self.query(sql)[0][0]
+
+
+def as_utc(value: Any) -> datetime:
+    """A timestamp column as an aware UTC datetime (SQLite stores naive UTC text)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
