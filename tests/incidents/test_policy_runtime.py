@@ -4,6 +4,7 @@ deadlines, checklist gates, severity re-planning and the post-mortem due date.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -236,3 +237,39 @@ def test_closing_is_refused_while_a_checklist_item_is_open(checkout: Service) ->
         for item in items:
             checklist_check(item=item, by=None)
         assert incident_close(incident=incident).status == "closed"
+
+
+def test_checklists_are_attached_when_their_phase_begins(tmp_path: Path) -> None:
+    extra = """
+checklists:
+  - {id: triage, title: Triage, phase: triage, items: [Assess severity]}
+  - {id: fix, title: Fix, phase: mitigation, items: [Deploy the fix]}
+  - {id: gate, title: Before resolving, phase: resolution, required_to: resolve,
+     items: [Error rate back to normal]}
+  - {id: close, title: Closure, phase: closure, items: [Schedule the PIR]}
+"""
+    text = (SHARED / "examples" / "tocsin.yaml").read_text()
+    text = text.replace(
+        "checklists: [triage, resolution-immediate]", "checklists: [triage, fix, gate, close]"
+    )
+    text = text[: text.index("\nchecklists:")] + extra + text[text.index("\ntemplates:") :]
+    path = tmp_path / "tocsin.yaml"
+    path.write_text(text)
+    call_command("config_apply", str(path))
+    service = Service.objects.get(name="Checkout API")
+
+    def attached() -> list[str]:
+        return sorted(set(incident.checklist.values_list("checklist", flat=True)))
+
+    with at(0):
+        incident = incident_create(title="Checkout down", severity="P1", service=service)
+    assert attached() == ["gate", "triage"]  # a gating checklist is there from the start
+    with at(5):
+        incident = incident_set_phase(incident=incident, status="identified")
+    assert attached() == ["fix", "gate", "triage"]
+    with at(10), pytest.raises(IncidentError, match="Error rate back to normal"):
+        incident_resolve(incident=incident)
+    checklist_check(item=incident.checklist.get(checklist="gate"), by=None)
+    with at(12):
+        incident = incident_resolve(incident=incident)
+    assert attached() == ["close", "fix", "gate", "triage"]

@@ -157,6 +157,7 @@ def incident_policy_start(*, incident: Incident) -> None:
 def incident_policy_milestone(*, incident: Incident, milestone: str) -> None:
     """Start the clocks that count from ``milestone`` (deadlines, the post-mortem)."""
     _plan(incident, milestone)
+    _attach_checklists(incident)
     if milestone == "resolved":
         _date_resolution_checklists(incident)
 
@@ -262,10 +263,52 @@ def checklist_attach(*, incident: Incident, checklist_id: str) -> bool:
     return True
 
 
+# When each checklist phase begins, by the incident's status (a checklist without a phase is
+# attached when the incident starts).
+PHASE_STARTS = {
+    "detection": "triggered",
+    "triage": "triggered",
+    "response": "triggered",
+    "investigation": "acknowledged",
+    "mitigation": "identified",
+    "resolution": "monitoring",
+    "recovery": "monitoring",
+    "closure": "resolved",
+    "post_incident": "resolved",
+}
+STATUS_ORDER = (
+    "triggered",
+    "acknowledged",
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+    "closed",
+)
+
+
+def _reached(incident: Incident, status: str) -> bool:
+    return STATUS_ORDER.index(incident.status) >= STATUS_ORDER.index(status)
+
+
 def _attach_checklists(incident: Incident) -> None:
+    """Attach the severity's checklists whose phase has begun.
+
+    A checklist that gates an action (``required_to``) is attached from the start, whatever
+    its phase: it must be visible, and checkable, before it can block anyone.
+    """
     sev = _severity(incident)
+    specs = incident.policy_snapshot.get("checklists", {})
     for checklist_id in sev.checklists if sev else []:
-        checklist_attach(incident=incident, checklist_id=checklist_id)
+        spec = specs.get(checklist_id) or {}
+        starts = PHASE_STARTS.get(spec.get("phase") or "", "triggered")
+        if spec.get("required_to") or _reached(incident, starts):
+            checklist_attach(incident=incident, checklist_id=checklist_id)
+
+
+def checklists_for(*, incident: Incident) -> None:
+    """Attach what the incident's (new) status calls for."""
+    _attach_checklists(incident)
 
 
 def _date_resolution_checklists(incident: Incident) -> None:

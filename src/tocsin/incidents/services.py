@@ -345,6 +345,9 @@ def incident_set_phase(
         message=message,
         at=now,
     )
+    from tocsin.incidents.policy import checklists_for
+
+    checklists_for(incident=current)
     if "mitigated_at" in fields:
         _milestone(current, "mitigated")
     return current
