@@ -149,7 +149,7 @@ def incident_policy_start(*, incident: Incident) -> None:
     incident.save(update_fields=["policy_snapshot"])
     _propose_commander(incident)
     _fill_bridge_and_channel(incident)
-    _attach_checklists(incident)
+    checklists_attach_due(incident=incident)
     _plan(incident, "triggered")
     _plan_update(incident, incident.triggered_at)
 
@@ -157,7 +157,7 @@ def incident_policy_start(*, incident: Incident) -> None:
 def incident_policy_milestone(*, incident: Incident, milestone: str) -> None:
     """Start the clocks that count from ``milestone`` (deadlines, the post-mortem)."""
     _plan(incident, milestone)
-    _attach_checklists(incident)
+    checklists_attach_due(incident=incident)
     if milestone == "resolved":
         _date_resolution_checklists(incident)
 
@@ -166,7 +166,7 @@ def incident_policy_replan(*, incident: Incident) -> None:
     """After a severity change: a new generation, every clock planned again from the start."""
     Incident.objects.filter(pk=incident.pk).update(policy_generation=incident.policy_generation + 1)
     incident.refresh_from_db(fields=["policy_generation"])
-    _attach_checklists(incident)
+    checklists_attach_due(incident=incident)
     for milestone, at in _milestones(incident).items():
         if at is not None and milestone != "resolved":
             _plan(incident, milestone)
@@ -291,7 +291,7 @@ def _reached(incident: Incident, status: str) -> bool:
     return STATUS_ORDER.index(incident.status) >= STATUS_ORDER.index(status)
 
 
-def _attach_checklists(incident: Incident) -> None:
+def checklists_attach_due(*, incident: Incident) -> None:
     """Attach the severity's checklists whose phase has begun.
 
     A checklist that gates an action (``required_to``) is attached from the start, whatever
@@ -304,11 +304,6 @@ def _attach_checklists(incident: Incident) -> None:
         starts = PHASE_STARTS.get(spec.get("phase") or "", "triggered")
         if spec.get("required_to") or _reached(incident, starts):
             checklist_attach(incident=incident, checklist_id=checklist_id)
-
-
-def checklists_for(*, incident: Incident) -> None:
-    """Attach what the incident's (new) status calls for."""
-    _attach_checklists(incident)
 
 
 def _date_resolution_checklists(incident: Incident) -> None:

@@ -345,9 +345,9 @@ def incident_set_phase(
         message=message,
         at=now,
     )
-    from tocsin.incidents.policy import checklists_for
+    from tocsin.incidents.policy import checklists_attach_due
 
-    checklists_for(incident=current)
+    checklists_attach_due(incident=current)
     if "mitigated_at" in fields:
         _milestone(current, "mitigated")
     return current
