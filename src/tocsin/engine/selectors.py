@@ -44,3 +44,16 @@ def overdue_work(*, now: datetime | None = None) -> Overdue:
     ]
     present = [t for t in oldest if t is not None]
     return Overdue(timers.count(), deliveries.count(), min(present) if present else None)
+
+
+def next_due_at() -> datetime | None:
+    """When the earliest pending timer or delivery falls due (the worker sleeps until then)."""
+    times = [
+        qs.order_by("due_at").values_list("due_at", flat=True).first()
+        for qs in (
+            Timer.objects.filter(done_at__isnull=True),
+            Delivery.objects.filter(status=Delivery.Status.PENDING),
+        )
+    ]
+    present = [t for t in times if t is not None]
+    return min(present) if present else None

@@ -10,20 +10,16 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tocsin.engine.models import Timer
+from tocsin.engine.wake import CHANNEL, wake_workers
+
+__all__ = ["CHANNEL", "LEASE"]
 
 LEASE = timedelta(seconds=60)
-CHANNEL = "tocsin_work"
 
 
 def wake_worker() -> None:
-    """On PostgreSQL, wake sleeping workers when the current transaction commits.
-
-    NOTIFY is transactional (delivered at commit, dropped on rollback) and PostgreSQL folds
-    identical notifications of one transaction into one. SQLite workers poll instead.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"NOTIFY {CHANNEL}")
+    """Wake sleeping workers when the current transaction commits (see ``engine.wake``)."""
+    wake_workers()
 
 
 def timer_schedule(
@@ -73,6 +69,29 @@ def timer_claim(*, timer_id: int, token: uuid.UUID, now: datetime) -> uuid.UUID 
         id=timer_id, token=token, done_at__isnull=True, due_at__lte=now
     ).update(token=new_token, due_at=now + LEASE)
     return new_token if changed == 1 else None
+
+
+def timers_claim_due(*, now: datetime, limit: int, token: uuid.UUID) -> list[Timer]:
+    """Claim up to ``limit`` due timers for the caller's transaction; return them, oldest first.
+
+    The claim is the same compare-and-set as ``timer_claim``, for a batch: one UPDATE moves
+    the token of every candidate still pending and due to ``token``, and only the rows that
+    carry ``token`` afterwards are returned. Call it inside the transaction that runs the
+    timers and marks them done: a worker killed mid-batch leaves every timer due as before,
+    with nothing half-done, and no lease to wait for. On PostgreSQL the candidates are read
+    with ``FOR UPDATE SKIP LOCKED`` so that concurrent workers take disjoint batches (an
+    optimisation: the compare-and-set alone keeps them from running a timer twice).
+    """
+    candidates = Timer.objects.filter(done_at__isnull=True, due_at__lte=now).order_by(
+        "due_at", "id"
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        candidates = candidates.select_for_update(skip_locked=True)
+    ids = list(candidates.values_list("id", flat=True)[:limit])
+    if not ids:
+        return []
+    Timer.objects.filter(id__in=ids, done_at__isnull=True, due_at__lte=now).update(token=token)
+    return list(Timer.objects.filter(id__in=ids, token=token).order_by("due_at", "id"))
 
 
 def timer_finish(*, timer_id: int, token: uuid.UUID, now: datetime) -> bool:

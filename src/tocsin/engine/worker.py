@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import traceback
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,16 +21,26 @@ from django.utils import timezone
 
 from tocsin.engine.handlers import HANDLERS
 from tocsin.engine.models import Timer, WorkerHeartbeat
-from tocsin.engine.selectors import overdue_work
-from tocsin.engine.services import CHANNEL, timer_claim, timer_finish, timer_retry_later
+from tocsin.engine.selectors import next_due_at, overdue_work
+from tocsin.engine.services import (
+    CHANNEL,
+    timer_claim,
+    timer_finish,
+    timer_retry_later,
+    timers_claim_due,
+)
+from tocsin.engine.wake import WakeSocket
 from tocsin.notifications.sender import deliveries_send_due
 
 log = logging.getLogger("tocsin.worker")
 
 POLL_SECONDS = 0.25
+MIN_WAIT_SECONDS = 0.01
 HEARTBEAT_SECONDS = 5.0
 AUDIT_SECONDS = 30.0
-BATCH = 100
+BATCH = 200  # timers claimed per transaction
+BATCH_SECONDS = 0.05  # ... and at most this long holding it (SQLite's write lock)
+MAX_BATCHES_PER_ITERATION = 10  # then deliveries get their turn
 
 
 class _LostClaim(Exception):
@@ -37,17 +48,26 @@ class _LostClaim(Exception):
 
 
 def run_timer(timer: Timer) -> bool:
-    """Claim and run one timer; True if it ran to completion here."""
-    now = timezone.now()
-    token = timer_claim(timer_id=timer.id, token=timer.token, now=now)
-    if token is None:
-        return False
+    """Claim and run one timer in its own transaction; True if it ran to completion here."""
+    with transaction.atomic():
+        token = timer_claim(timer_id=timer.id, token=timer.token, now=timezone.now())
+        if token is None:
+            return False
+        timer.token = token
+        return _run_claimed(timer, token)
+
+
+def _run_claimed(timer: Timer, token: uuid.UUID) -> bool:
+    """Run a timer claimed under ``token`` inside a savepoint of the caller's transaction.
+
+    The handler's writes and the done mark commit together with the batch: a crash before the
+    commit leaves the timer due again with nothing half-done; a lost claim (the token moved)
+    or a failing handler rolls back this timer's savepoint only.
+    """
     handler = HANDLERS.get(timer.kind)
     try:
         if handler is None:
             raise LookupError(f"no handler for timer kind {timer.kind!r}")
-        # The handler's writes and the done mark commit together: a crash before the commit
-        # leaves the timer due again with nothing half-done, a lost lease rolls back.
         with transaction.atomic():
             handler(timer)
             if not timer_finish(timer_id=timer.id, token=token, now=timezone.now()):
@@ -68,13 +88,30 @@ def run_timer(timer: Timer) -> bool:
     return True
 
 
-def run_timers(*, limit: int = BATCH) -> int:
-    """Run every timer due now (up to ``limit``); return how many completed."""
-    now = timezone.now()
-    due = list(
-        Timer.objects.filter(done_at__isnull=True, due_at__lte=now).order_by("due_at", "id")[:limit]
-    )
-    return sum(run_timer(t) for t in due)
+def run_timers(*, limit: int = BATCH, budget: float = BATCH_SECONDS) -> int:
+    """Run the timers due now in batches, one transaction each; return how many completed.
+
+    A batch is claimed and run in ONE transaction (one durable commit for up to ``limit``
+    timers instead of two per timer). It stops taking more timers after ``budget`` seconds and
+    commits, so on SQLite the write lock is never held longer than that (alert ingestion
+    waits for it) and pages created early in a storm go out without waiting for the rest.
+    """
+    done = 0
+    for _ in range(MAX_BATCHES_PER_ITERATION):
+        started = time.monotonic()
+        token = uuid.uuid4()
+        with transaction.atomic():
+            batch = timers_claim_due(now=timezone.now(), limit=limit, token=token)
+            ran = 0
+            for timer in batch:
+                done += _run_claimed(timer, token)
+                ran += 1
+                if time.monotonic() - started > budget:
+                    break
+        # Timers claimed but not reached keep their due time: the next batch takes them.
+        if len(batch) < limit and ran == len(batch):
+            break
+    return done
 
 
 def run_once(*, limit: int = BATCH) -> int:
@@ -110,13 +147,20 @@ def worker_alive(*, within: timedelta = timedelta(seconds=30)) -> WorkerHeartbea
 
 
 class Waiter:
-    """Sleep between iterations: poll on SQLite, wake on NOTIFY on PostgreSQL."""
+    """Sleep between iterations until new work commits (NOTIFY on PostgreSQL, a datagram on
+    the wake socket on SQLite: see ``engine.wake``), or at most ``seconds``."""
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
         self.listener: Any = None
+        self.socket: WakeSocket | None = None
         if connection.vendor == "postgresql":
             self._listen()
+        else:
+            try:
+                self.socket = WakeSocket()
+            except OSError as exc:
+                log.warning("no wake socket (%s): polling every %.2f s", exc, POLL_SECONDS)
 
     def _listen(self) -> None:
         import psycopg
@@ -138,7 +182,10 @@ class Waiter:
             self.listener = None
 
     def wait(self, seconds: float) -> None:
-        """Return after ``seconds``, on a NOTIFY, or when asked to stop."""
+        """Return after ``seconds``, on a wake-up, or when asked to stop."""
+        if self.socket is not None:
+            self.socket.wait(seconds)
+            return
         if self.listener is None:
             self.stop.wait(seconds)
             return
@@ -155,6 +202,9 @@ class Waiter:
             self._listen()
 
     def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
         if self.listener is not None:
             with contextlib.suppress(Exception):
                 self.listener.close()
@@ -169,6 +219,23 @@ def _audit(now_ts: float, last: float) -> float:
     if overdue.alert:
         log.error("auditor: %s", overdue.describe())
     return now_ts
+
+
+def _idle_wait() -> float:
+    """How long to sleep when nothing ran: until the next due work, at most ``POLL_SECONDS``.
+
+    At least ``MIN_WAIT_SECONDS``: work that is due but not ours (another worker holds it)
+    must not make this loop spin.
+    """
+    try:
+        due = next_due_at()
+    except Exception:
+        log.exception("reading the next due time failed")
+        return POLL_SECONDS
+    if due is None:
+        return POLL_SECONDS
+    seconds = (due - timezone.now()).total_seconds()
+    return min(max(seconds, MIN_WAIT_SECONDS), POLL_SECONDS)
 
 
 def run_forever(stop: threading.Event) -> None:
@@ -190,8 +257,8 @@ def run_forever(stop: threading.Event) -> None:
             log.exception("worker iteration failed; retrying")
             connection.close()
             done = 0
-        if done < BATCH:
-            waiter.wait(POLL_SECONDS)
+        if done == 0:
+            waiter.wait(_idle_wait())
     waiter.close()
     WorkerHeartbeat.objects.filter(name=name).delete()
     log.info("worker %s stopped", name)

@@ -16,6 +16,7 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
@@ -74,11 +75,27 @@ def _still_wanted(delivery: Delivery) -> bool:
 
 
 def _send_group(deliveries: list[Delivery], now: datetime) -> int:
-    """Send one message for deliveries to one destination; return how many it carried."""
-    claimed = [d for d in deliveries if _claim(d, now)]
-    wanted = [d for d in claimed if _still_wanted(d)]
+    """Claim (and commit), send, then record one message for deliveries to one destination."""
+    with transaction.atomic():
+        wanted = _claim_group(deliveries, now)
     if not wanted:
         return 0
+    outcome = _transmit(wanted)
+    with transaction.atomic():
+        return _record(wanted, outcome)
+
+
+def _claim_group(deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+    """Claim deliveries by compare-and-set (commit before sending); drop the unwanted ones."""
+    claimed = [d for d in deliveries if _claim(d, now)]
+    return [d for d in claimed if _still_wanted(d)]
+
+
+def _transmit(wanted: list[Delivery]) -> TransportError | datetime:
+    """Hand one message for ``wanted`` to its transport: the time it was handed, or the error.
+
+    Runs outside any transaction: a slow SMTP server must not hold the database.
+    """
     leader = wanted[0]
     transport = TRANSPORTS.get(leader.transport)
     if leader.body:
@@ -95,15 +112,22 @@ def _send_group(deliveries: list[Delivery], now: datetime) -> int:
             raise TransportError(f"unknown transport {leader.transport!r}", permanent=True)
         transport.send(leader.target, message)
     except TransportError as exc:
+        return exc
+    return timezone.now()
+
+
+def _record(wanted: list[Delivery], outcome: TransportError | datetime) -> int:
+    """Record a message's outcome on its deliveries; return how many it carried."""
+    if isinstance(outcome, TransportError):
         for d in wanted:
-            _failed(d, exc)
+            _failed(d, outcome)
         return 0
-    sent_at = timezone.now()
+    leader = wanted[0]
     for d in wanted:
         _finish(
             d,
             status=Delivery.Status.SENT,
-            sent_at=sent_at,
+            sent_at=outcome,
             error="",
             bundled_into=None if d is leader else leader,
         )
@@ -161,7 +185,13 @@ def delivery_send(delivery: Delivery, now: datetime | None = None) -> bool:
 
 
 def deliveries_send_due(*, limit: int = 500) -> int:
-    """Send what is due now, one message per destination; return deliveries handed over."""
+    """Send what is due now, one message per destination; return deliveries handed over.
+
+    Each message is claimed (compare-and-set on ``attempts``, with a lease) and committed just
+    before it is sent, and recorded just after: a worker killed while sending leaves at most
+    one message in doubt (re-sent after the lease: at-least-once, the window one network call
+    wide), never a whole batch.
+    """
     now = timezone.now()
     due = (
         Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lte=now)
