@@ -21,15 +21,24 @@ PHASE_NAMES = {
 }
 
 
-def _holder(incident: Incident, role: str) -> str:
-    holder = incident.roles.filter(role=role, backup=False).select_related("user").first()
-    return str(holder.user) if holder else ""
+HELD_ROLES = ("commander", "tech_lead", "comms_lead", "scribe")
+
+
+def _holders(incident: Incident) -> dict[str, str]:
+    """Who holds each role (the primary, not the backup), in one query."""
+    held = {role: "" for role in HELD_ROLES}
+    for assignment in incident.roles.filter(role__in=HELD_ROLES, backup=False).select_related(
+        "user"
+    ):
+        held[assignment.role] = str(assignment.user) if assignment.user else ""
+    return held
 
 
 def incident_context(incident: Incident, *, now: datetime | None = None) -> dict[str, Any]:
     """The incident as a template sees it (``incident.title``, ``incident.commander`` ...)."""
     now = now or timezone.now()
     end = incident.resolved_at or now
+    holders = _holders(incident)
     started = incident.started_at or incident.triggered_at
     return {
         "number": incident.number,
@@ -55,9 +64,6 @@ def incident_context(incident: Incident, *, now: datetime | None = None) -> dict
         "duration": end - started,
         "next_update_due": incident.next_update_due,
         "postmortem_due_at": incident.postmortem_due_at,
-        "commander": _holder(incident, "commander"),
-        "tech_lead": _holder(incident, "tech_lead"),
-        "comms_lead": _holder(incident, "comms_lead"),
-        "scribe": _holder(incident, "scribe"),
+        **holders,
         "url": f"{settings.BASE_URL}/incidents/{incident.public_id}/",
     }

@@ -218,12 +218,16 @@ def _fill_bridge_and_channel(incident: Incident) -> None:
 
     sev = (incident.policy_snapshot.get("severities") or {}).get(incident.severity) or {}
     comms = incident.policy_snapshot.get("comms") or {}
+    sources = {
+        field: source
+        for field in ("bridge_url", "chat_channel")
+        if (source := sev.get(field) or comms.get(field)) and not getattr(incident, field)
+    }
+    if not sources:
+        return
     context = {"incident": incident_context(incident)}
     changed = []
-    for field in ("bridge_url", "chat_channel"):
-        source = sev.get(field) or comms.get(field)
-        if not source or getattr(incident, field):
-            continue
+    for field, source in sources.items():
         try:
             value = template_render(source, context).strip()
         except TemplateError as exc:
