@@ -10,6 +10,7 @@ from django.core import mail
 
 from tests.factories import person, policy
 from tocsin.alerts.models import Service
+from tocsin.engine import worker
 from tocsin.engine.worker import run_once
 from tocsin.incidents.services import incident_create
 from tocsin.notifications.models import Delivery
@@ -17,6 +18,16 @@ from tocsin.notifications.sender import RATE_PER_MINUTE
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # Saturday 03:00 in New York
+
+
+@pytest.fixture(autouse=True)
+def _steps_before_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every due step runs before the deliveries go out, however slow the machine is today.
+
+    (The worker sends what its steps made at least every ``ITERATION_SECONDS``; these tests are
+    about bundling what is due together, not about that bound.)
+    """
+    monkeypatch.setattr(worker, "ITERATION_SECONDS", 60.0)
 
 
 @pytest.fixture

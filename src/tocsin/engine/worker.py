@@ -40,7 +40,7 @@ HEARTBEAT_SECONDS = 5.0
 AUDIT_SECONDS = 30.0
 BATCH = 200  # timers claimed per transaction
 BATCH_SECONDS = 0.05  # ... and at most this long holding it (SQLite's write lock)
-MAX_BATCHES_PER_ITERATION = 10  # then deliveries get their turn
+ITERATION_SECONDS = 0.5  # batches run back to back this long, then deliveries get their turn
 
 
 class _LostClaim(Exception):
@@ -88,16 +88,21 @@ def _run_claimed(timer: Timer, token: uuid.UUID) -> bool:
     return True
 
 
-def run_timers(*, limit: int = BATCH, budget: float = BATCH_SECONDS) -> int:
+def run_timers(
+    *, limit: int = BATCH, budget: float | None = None, iteration: float | None = None
+) -> int:
     """Run the timers due now in batches, one transaction each; return how many completed.
 
     A batch is claimed and run in ONE transaction (one durable commit for up to ``limit``
     timers instead of two per timer). It stops taking more timers after ``budget`` seconds and
     commits, so on SQLite the write lock is never held longer than that (alert ingestion
-    waits for it) and pages created early in a storm go out without waiting for the rest.
+    waits for it). Batches follow each other for up to ``iteration`` seconds; then the caller
+    sends the deliveries they made, so in a storm of steps pages still go out every half second.
     """
+    budget = BATCH_SECONDS if budget is None else budget
+    until = time.monotonic() + (ITERATION_SECONDS if iteration is None else iteration)
     done = 0
-    for _ in range(MAX_BATCHES_PER_ITERATION):
+    while True:
         started = time.monotonic()
         token = uuid.uuid4()
         with transaction.atomic():
@@ -109,9 +114,8 @@ def run_timers(*, limit: int = BATCH, budget: float = BATCH_SECONDS) -> int:
                 if time.monotonic() - started > budget:
                     break
         # Timers claimed but not reached keep their due time: the next batch takes them.
-        if len(batch) < limit and ran == len(batch):
-            break
-    return done
+        if (len(batch) < limit and ran == len(batch)) or time.monotonic() > until:
+            return done
 
 
 def run_once(*, limit: int = BATCH) -> int:
