@@ -105,17 +105,34 @@ def run_timers(
     while True:
         started = time.monotonic()
         token = uuid.uuid4()
+        # Claim about as many as fit in the budget (claiming costs too: a row each).
+        want = max(1, min(limit, int(budget / _cost.seconds) + 1))
         with transaction.atomic():
-            batch = timers_claim_due(now=timezone.now(), limit=limit, token=token)
+            batch = timers_claim_due(now=timezone.now(), limit=want, token=token)
             ran = 0
             for timer in batch:
                 done += _run_claimed(timer, token)
                 ran += 1
                 if time.monotonic() - started > budget:
                     break
+        if ran:
+            _cost.record((time.monotonic() - started) / ran)
         # Timers claimed but not reached keep their due time: the next batch takes them.
-        if (len(batch) < limit and ran == len(batch)) or time.monotonic() > until:
+        if (len(batch) < want and ran == len(batch)) or time.monotonic() > until:
             return done
+
+
+class _Cost:
+    """A moving average of the seconds one timer takes (claim, run and commit share)."""
+
+    def __init__(self, seconds: float = 0.002) -> None:
+        self.seconds = seconds
+
+    def record(self, seconds: float) -> None:
+        self.seconds = max(0.8 * self.seconds + 0.2 * seconds, 1e-5)
+
+
+_cost = _Cost()
 
 
 def run_once(*, limit: int = BATCH) -> int:
