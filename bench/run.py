@@ -1,12 +1,17 @@
-"""``python -m bench``: ingestion, paging latency, escalation lateness and memory of a real Tocsin.
+"""``python -m bench``: ingestion, paging latency, escalation lateness, alert storm, crash
+recovery, durability under SIGKILLs and memory of a real Tocsin.
 
 Everything runs on 127.0.0.1: a Tocsin ``serve`` (web + worker) in a temporary data dir, an
 SMTP sink (aiosmtpd) that receives the pages, and a load generator in its own process.
+Benchmarks (``--only NAME[,NAME]`` runs some of them; default all): ingest, paging (delivery
+latency + escalation lateness), naive (reference), storm (bench/storm.py), restart (escalation
+after a SIGKILLed worker) and durability (SIGKILLs under load; both bench/durability.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -16,7 +21,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,7 @@ from bench.server import (
     BIN,
     ROOT,
     RssSampler,
+    Sink,
     Tocsin,
     as_utc,
     free_port,
@@ -34,34 +42,6 @@ from bench.server import (
 )
 
 HERE = Path(__file__).resolve().parent
-
-
-# ---- the SMTP sink ------------------------------------------------------------------------
-
-
-class Sink:
-    """Accept every message (aiosmtpd) and count it."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.received: list[float] = []
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                sink.received.append(time.time())
-                return "250 OK"
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def __enter__(self) -> Sink:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -123,6 +103,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
 
     def add(self, bench: str, db: str, figure: str, check: str = "") -> None:
         self.rows.append(Row(bench, db, figure, check))
@@ -357,12 +338,23 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="about one minute in all")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (ingest + paging + naive: about a minute; storm, restart and "
+        "durability add a few minutes)",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("TOCSIN_BENCH_POSTGRES", ""),
         help="PostgreSQL URL (a scratch database is created next to it and dropped after); "
         "default $TOCSIN_BENCH_POSTGRES; without it only SQLite runs",
+    )
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgres"],
+        action="append",
+        help="run on this database only (repeatable; default SQLite, and PostgreSQL if given)",
     )
     parser.add_argument("--duration", type=float, help="seconds of the unique-key run")
     parser.add_argument("--connections", type=int, default=64)
@@ -374,15 +366,96 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure ingestion through the Django views (TOCSIN_FAST_INGEST=0)",
     )
     parser.add_argument("--skip-paging", action="store_true", help="ingestion and naive only")
-    parser.add_argument("--out", default=str(HERE / "last-run.md"), help="markdown table")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help=f"run only these benchmarks ({', '.join(BENCHES)}); repeatable",
+    )
+    storm = parser.add_argument_group("storm (bench/storm.py)")
+    storm.add_argument("--storm-alerts", type=int, help="triggers sent (100,000; quick 20,000)")
+    storm.add_argument("--storm-keys", type=int, help="distinct dedup keys (2,000; quick 500)")
+    storm.add_argument(
+        "--storm-wait",
+        type=float,
+        help="bound on the wait for the worker after the storm, s (180; quick 90)",
+    )
+    crash = parser.add_argument_group("restart and durability (bench/durability.py)")
+    crash.add_argument(
+        "--restart-incidents",
+        type=int,
+        help="steps due when the worker is killed (1,000; quick 200)",
+    )
+    crash.add_argument("--kills", type=int, help="SIGKILLs in the durability run (50; quick 10)")
+    crash.add_argument(
+        "--durability-rate",
+        type=float,
+        default=100.0,
+        help="alerts/s offered during the kills (0: as fast as possible; default 100, so that "
+        "the worker can drain the backlog at the end)",
+    )
+    crash.add_argument("--durability-connections", type=int, default=16)
+    crash.add_argument(
+        "--drain-wait", type=float, help="bound on the final worker drain, s (300; quick 120)"
+    )
+    crash.add_argument("--seed", type=int, default=1, help="random seed of the kill schedule")
+    parser.add_argument(
+        "--out",
+        help="markdown table (default bench/last-run.md; with --only bench/last-run-NAMES.md)",
+    )
+    args = parser.parse_args(argv)
+    only = {name.strip() for value in args.only for name in value.split(",") if name.strip()}
+    unknown = only - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}: choose from {BENCHES}")
+    args.only = sorted(only, key=BENCHES.index)
+    if not args.out:
+        suffix = f"-{'-'.join(args.only)}" if args.only else ""
+        args.out = str(HERE / f"last-run{suffix}.md")
+    return args
+
+
+BENCHES = ("ingest", "paging", "naive", "storm", "restart", "durability")
+
+
+@contextlib.contextmanager
+def fresh(
+    args: argparse.Namespace, db: str, sink: Sink, *, start: bool = True, **options: Any
+) -> Iterator[Tocsin]:
+    """A new Tocsin (and, on PostgreSQL, a new scratch database), stopped and dropped after."""
+    url, name = pg_scratch(args.postgres) if db == "postgres" else ("", "")
+    tocsin = Tocsin(smtp_port=sink.port, database_url=url, **options)
+    try:
+        if start:
+            tocsin.start()
+        else:
+            tocsin.prepare()
+        yield tocsin
+    finally:
+        tocsin.stop()
+        if name:
+            pg_drop(args.postgres, name)
+
+
+def guarded(report: Report, name: str, db: str, run: Callable[[], object]) -> None:
+    """Run one benchmark; an exception (server that never came up ...) is reported, not raised."""
+    try:
+        run()
+    except Exception as exc:
+        report.add(name, db, f"aborted: {type(exc).__name__}: {str(exc)[:300]}", "INCOMPLETE")
+        report.incomplete.append(f"{name} ({db})")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    duration = args.duration or (8.0 if args.quick else 60.0)
-    incidents = args.incidents or (1_000 if args.quick else 10_000)
-    probes = 20 if args.quick else 100
+    selected = set(args.only or BENCHES)
+    if args.skip_paging:
+        selected &= {"ingest", "naive"}
+    quick = args.quick
+    duration = args.duration or (8.0 if quick else 60.0)
+    incidents = args.incidents or (1_000 if quick else 10_000)
+    probes = 20 if quick else 100
     pg_version = ""
     if args.postgres:
         import psycopg
@@ -394,50 +467,47 @@ def main(argv: list[str] | None = None) -> None:
     info = machine(pg_version)
     print("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     print("Note: the load generator runs on the same cores as the server.", flush=True)
-    dbs = ["sqlite", *(["postgres"] if args.postgres else [])]
+    print(f"Benchmarks: {', '.join(b for b in BENCHES if b in selected)}", flush=True)
+    dbs = args.db or ["sqlite", *(["postgres"] if args.postgres else [])]
+    if "postgres" in dbs and not args.postgres:
+        raise SystemExit("--db postgres needs --postgres URL or $TOCSIN_BENCH_POSTGRES")
     started = time.monotonic()
+    naive: dict[str, Any] = {}
     with Sink() as sink:
         for db in dbs:
-            modes = [True, False] if args.baseline else [True]
-            for fast in modes:
-                label = "lean+group commit" if fast else "Django views"
-                url, name = pg_scratch(args.postgres) if db == "postgres" else ("", "")
-                tocsin = Tocsin(
-                    smtp_port=sink.port,
-                    database_url=url,
-                    fast_ingest=fast,
-                    workers=args.workers,
-                    latency_services=probes,
-                )
-                try:
-                    tocsin.start()
-                    report.raw[f"{db}/{label}"] = bench_ingest(
-                        report,
-                        tocsin,
+            if "ingest" in selected:
+                for fast in [True, False] if args.baseline else [True]:
+                    label = "lean+group commit" if fast else "Django views"
+                    with fresh(
+                        args,
                         db,
-                        duration=duration,
-                        connections=args.connections,
-                        label=label,
-                    )
-                finally:
-                    tocsin.stop()
-                    if name:
-                        pg_drop(args.postgres, name)
-            if args.skip_paging:
-                continue
-            url, name = pg_scratch(args.postgres) if db == "postgres" else ("", "")
-            tocsin = Tocsin(smtp_port=sink.port, database_url=url, latency_services=probes)
-            try:
-                tocsin.start()
-                bench_delivery(report, tocsin, sink, db, probes)
-                bench_escalation(report, tocsin, db, incidents, limit=60.0 if args.quick else 120.0)
-            finally:
-                tocsin.stop()
-                if name:
-                    pg_drop(args.postgres, name)
-        naive = bench_naive(report, duration=duration / 2, connections=args.connections)
+                        sink,
+                        fast_ingest=fast,
+                        workers=args.workers,
+                        latency_services=probes,
+                    ) as tocsin:
+                        report.raw[f"{db}/{label}"] = bench_ingest(
+                            report,
+                            tocsin,
+                            db,
+                            duration=duration,
+                            connections=args.connections,
+                            label=label,
+                        )
+            if "paging" in selected:
+                with fresh(args, db, sink, latency_services=probes) as tocsin:
+                    bench_delivery(report, tocsin, sink, db, probes)
+                    bench_escalation(report, tocsin, db, incidents, limit=60.0 if quick else 120.0)
+            if "storm" in selected:
+                guarded(report, "storm", db, partial(run_storm, report, args, db, sink))
+            if "restart" in selected:
+                guarded(report, "restart", db, partial(run_restart, report, args, db, sink))
+            if "durability" in selected:
+                guarded(report, "durability", db, partial(run_durability, report, args, db, sink))
+        if "naive" in selected:
+            naive = bench_naive(report, duration=duration / 2, connections=args.connections)
     ours = report.raw.get("sqlite/lean+group commit", {}).get("unique")
-    if ours:
+    if ours and naive:
         ratio = ours["rps"] / naive["rps"] if naive["rps"] else float("nan")
         report.add(
             "ratio Tocsin / naive (unique keys, SQLite)",
@@ -445,9 +515,62 @@ def main(argv: list[str] | None = None) -> None:
             f"{ratio:.2f}x ({ours['rps']:,.0f} / {naive['rps']:,.0f} alerts/s)",
         )
     write_markdown(Path(args.out), info, report, time.monotonic() - started, args)
+    if report.incomplete:
+        print("INCOMPLETE: " + "; ".join(report.incomplete), flush=True)
     if report.failures:
         print("FAILED checks: " + "; ".join(report.failures), flush=True)
         raise SystemExit(1)
+
+
+def run_storm(report: Report, args: argparse.Namespace, db: str, sink: Sink) -> None:
+    from bench.storm import bench_storm, storm_config
+
+    quick = args.quick
+    with fresh(args, db, sink, config=storm_config(), latency_services=0) as tocsin:
+        report.raw[f"{db}/storm"] = bench_storm(
+            report,
+            tocsin,
+            sink,
+            db,
+            alerts=args.storm_alerts or (20_000 if quick else 100_000),
+            keys=args.storm_keys or (500 if quick else 2_000),
+            connections=args.connections,
+            probe_after=2.0 if quick else 3.0,
+            send_bound=120.0 if quick else 300.0,
+            limit=args.storm_wait or (90.0 if quick else 180.0),
+        )
+
+
+def run_restart(report: Report, args: argparse.Namespace, db: str, sink: Sink) -> None:
+    from bench.durability import bench_restart
+
+    with fresh(args, db, sink, latency_services=0) as tocsin:
+        # The wait outlasts a 60 s claim lease, so a step leased by the dead worker is seen.
+        bench_restart(
+            report,
+            tocsin,
+            db,
+            args.restart_incidents or (200 if args.quick else 1_000),
+            limit=90.0,
+        )
+
+
+def run_durability(report: Report, args: argparse.Namespace, db: str, sink: Sink) -> None:
+    from bench.durability import bench_durability
+
+    quick = args.quick
+    with fresh(args, db, sink, start=False, latency_services=0) as tocsin:
+        report.raw[f"{db}/durability"] = bench_durability(
+            report,
+            tocsin,
+            sink,
+            db,
+            kills=args.kills or (10 if quick else 50),
+            rate=args.durability_rate,
+            connections=args.durability_connections,
+            drain_limit=args.drain_wait or (120.0 if quick else 300.0),
+            seed=args.seed,
+        )
 
 
 def write_markdown(
@@ -464,6 +587,11 @@ def write_markdown(
         "|---|---|---|---|",
         *(f"| {r.bench} | {r.db} | {r.figure} | {r.check} |" for r in report.rows),
         "",
+        *(
+            [f"INCOMPLETE (bounded waits ran out): {'; '.join(report.incomplete)}.", ""]
+            if report.incomplete
+            else []
+        ),
     ]
     path.write_text("\n".join(lines))
     print(f"\nwrote {path}", flush=True)

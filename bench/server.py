@@ -1,10 +1,13 @@
-"""Start and stop a real Tocsin (``tocsin serve``) in a temporary data dir; read its database."""
+"""Start and stop a real Tocsin (``tocsin serve``, or ``web`` and ``worker`` apart) in a temporary
+data dir; read its database; the SMTP sink that receives its pages."""
 
 from __future__ import annotations
 
 import contextlib
+import email
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -72,6 +75,33 @@ def tree_rss_mb(root: int) -> float:
     return total / 1024
 
 
+def descendants(root: int) -> list[int]:
+    """The pids of ``root``'s descendants (not ``root`` itself)."""
+    tree, todo, found = _children(), [root], []
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def find_worker(root: int) -> int | None:
+    """The worker subprocess of a ``tocsin serve`` (its command line runs ``tocsin.cli worker``)."""
+    for pid in descendants(root):
+        args = cmdline(pid)
+        if "tocsin.cli" in args and "worker" in args:
+            return pid
+    return None
+
+
 class RssSampler:
     """Sample a process tree's RSS every ``every`` seconds; keep the peak."""
 
@@ -92,6 +122,67 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+# ---- the SMTP sink ------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^(?:Incident )?#(\d+)\b", re.MULTILINE)
+
+
+@dataclass
+class Mail:
+    """One message the sink accepted: when, to whom, and its raw bytes (parsed on demand)."""
+
+    at: float
+    rcpts: tuple[str, ...]
+    raw: bytes
+
+    def text(self) -> str:
+        parsed = email.message_from_bytes(self.raw)
+        for part in parsed.walk():
+            if part.get_content_type() == "text/plain":
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    return payload.decode(part.get_content_charset() or "utf-8", "replace")
+        return ""
+
+    def incident_numbers(self) -> list[int]:
+        """The incidents the message lists (a bundle lists at most 50, then a count)."""
+        return [int(n) for n in _NUMBER.findall(self.text())]
+
+
+class Sink:
+    """Accept every message (aiosmtpd); keep when it came and its recipients."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.received: list[float] = []
+        self.mails: list[Mail] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                now = time.time()
+                sink.received.append(now)
+                raw = envelope.original_content or envelope.content or b""
+                if isinstance(raw, str):
+                    raw = raw.encode()
+                sink.mails.append(Mail(now, tuple(envelope.rcpt_tos), raw))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> Sink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    def since(self, index: int) -> list[Mail]:
+        return self.mails[index:]
 
 
 # ---- PostgreSQL scratch databases -----------------------------------------------------------
@@ -169,9 +260,26 @@ def latency_key(i: int) -> str:
     return f"{i:032x}"
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL of its whole process group after ``timeout`` seconds."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @dataclass
 class Tocsin:
-    """One Tocsin (``serve``: web + worker) on a free port, with its own data dir."""
+    """One Tocsin (``serve``: web + worker) on a free port, with its own data dir.
+
+    ``config`` replaces the generated configuration; ``prepare`` + ``spawn`` run ``tocsin web``
+    and ``tocsin worker`` as separate processes instead (``stop`` ends them too).
+    """
 
     smtp_port: int
     database_url: str = ""
@@ -182,8 +290,11 @@ class Tocsin:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     data_dir: Path = Path()
+    config: str = ""
     _tmp: tempfile.TemporaryDirectory[str] | None = None
     log: Any = None
+    extra: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _logs: list[Any] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         env = {
@@ -205,14 +316,35 @@ class Tocsin:
             [str(BIN / "tocsin"), *args], env=self.env(), check=True, stdout=subprocess.DEVNULL
         )
 
-    def start(self) -> Tocsin:
+    def prepare(self) -> Tocsin:
+        """Data dir, port, migrated database and applied configuration; nothing running."""
         self._tmp = tempfile.TemporaryDirectory(prefix="tocsin-bench-")
         self.data_dir = Path(self._tmp.name)
         self.port = free_port()
         self.tocsin("migrate")
         config = self.data_dir / "bench.yaml"
-        config.write_text(config_yaml(latency_services=self.latency_services, pd_keys=self.pd_keys))
+        config.write_text(
+            self.config or config_yaml(latency_services=self.latency_services, pd_keys=self.pd_keys)
+        )
         self.tocsin("apply", str(config))
+        return self
+
+    def spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
+        """Run ``tocsin ARGS`` in its own session (its own process group), output to ``log``."""
+        out = (self.data_dir / log).open("ab")
+        self._logs.append(out)
+        proc = subprocess.Popen(
+            [str(BIN / "tocsin"), *args],
+            env=self.env(),
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        self.extra.append(proc)
+        return proc
+
+    def start(self) -> Tocsin:
+        self.prepare()
         self.log = (self.data_dir / "server.log").open("wb")
         self.proc = subprocess.Popen(
             [str(BIN / "tocsin"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -225,6 +357,12 @@ class Tocsin:
         return self
 
     def stop(self) -> None:
+        for proc in self.extra:
+            stop_process(proc, timeout=20)
+        self.extra.clear()
+        for out in self._logs:
+            out.close()
+        self._logs.clear()
         if self.proc is not None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -234,10 +372,11 @@ class Tocsin:
                 self.proc.wait()
             self.proc = None
             self.log.close()
-            errors = (self.data_dir / "server.log").read_text(errors="replace")
-            if "Traceback" in errors:
-                print(errors[-1500:], file=sys.stderr)
         if self._tmp is not None:
+            for log in sorted(self.data_dir.glob("*.log")):
+                errors = log.read_text(errors="replace")
+                if "Traceback" in errors:
+                    print(f"{log.name}: ...{errors[-1500:]}", file=sys.stderr)
             self._tmp.cleanup()
             self._tmp = None
 
