@@ -149,3 +149,17 @@ def test_a_rolled_back_transaction_wakes_nobody() -> None:
         assert waiter.socket.wait(0.2) is False
     finally:
         waiter.close()
+
+
+def test_every_lane_with_due_work_gets_a_turn_in_each_batch(
+    calls: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storm on one service must not hold back another service's first page."""
+    monkeypatch.setattr(worker, "_lanes", worker._Lanes())
+    with time_machine.travel(T0, tick=False):
+        for n in range(10):
+            due = T0 - timedelta(seconds=20 - n)
+            timer_schedule(kind="test.record", due_at=due, payload={"n": n}, lane="service:1")
+        timer_schedule(kind="test.record", due_at=T0, payload={"n": 99}, lane="service:2")
+        assert run_timers(limit=3, iteration=0.0) == 4
+    assert calls == [0, 1, 2, 99]

@@ -84,3 +84,19 @@ def test_a_bundle_leaves_out_incidents_acknowledged_meanwhile(db: None) -> None:
     assert len(mail.outbox) == 1
     assert "2 incidents" in mail.outbox[0].subject
     assert Delivery.objects.filter(status="cancelled").count() == 1
+
+
+def test_a_storm_to_some_people_does_not_hold_back_a_page_to_another(noisy: Service) -> None:
+    from tocsin.notifications.sender import deliveries_send_due
+
+    person("carol@example.com")
+    policy("Carol", [([{"user": "carol@example.com"}], 0)])
+    quiet = Service.objects.create(name="Quiet", escalation_policy="Carol")
+    with time_machine.travel(T0, tick=False):
+        for n in range(5):
+            incident_create(title=f"disk {n} full", service=noisy)
+        incident_create(title="checkout down", service=quiet)
+        worker.run_timers()
+        # Room for two deliveries only: still one message each, Carol's included.
+        assert deliveries_send_due(limit=2) == 6
+    assert sorted(m.to[0] for m in mail.outbox) == ["bob@example.com", "carol@example.com"]

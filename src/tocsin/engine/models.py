@@ -21,6 +21,9 @@ class Timer(models.Model):
         "incidents.Incident", null=True, blank=True, on_delete=models.CASCADE, related_name="timers"
     )
     payload = models.JSONField(default=dict, blank=True)
+    # Fairness: the worker takes the oldest due timer of every lane (e.g. "service:12") into
+    # each batch, so one service's storm cannot hold back another service's first page.
+    lane = models.CharField(max_length=64, blank=True, default="")
     # Optional idempotency key: scheduling the same logical timer twice is a no-op.
     key = models.CharField(max_length=255, null=True, blank=True, unique=True)
     token = models.UUIDField(default=uuid.uuid4)
@@ -33,7 +36,14 @@ class Timer(models.Model):
         ordering = ["due_at", "id"]
         indexes = [
             # The worker's polling query: pending timers by due time.
-            models.Index(fields=["due_at"], condition=Q(done_at__isnull=True), name="timer_pending")
+            models.Index(
+                fields=["due_at"], condition=Q(done_at__isnull=True), name="timer_pending"
+            ),
+            models.Index(
+                fields=["lane", "due_at"],
+                condition=Q(done_at__isnull=True),
+                name="timer_pending_lane",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -57,3 +57,13 @@ def next_due_at() -> datetime | None:
     ]
     present = [t for t in times if t is not None]
     return min(present) if present else None
+
+
+def due_lanes(*, now: datetime | None = None, limit: int = 100) -> list[str]:
+    """The lanes that have due timers (the worker gives each a turn in every batch)."""
+    return list(
+        Timer.objects.filter(done_at__isnull=True, due_at__lte=now or timezone.now())
+        .order_by()
+        .values_list("lane", flat=True)
+        .distinct()[:limit]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,14 +30,19 @@ def timer_schedule(
     incident_id: int | None = None,
     payload: dict[str, Any] | None = None,
     key: str | None = None,
+    lane: str = "",
 ) -> Timer | None:
-    """Schedule work; with a ``key``, scheduling the same timer again is a no-op (returns None)."""
+    """Schedule work; with a ``key``, scheduling the same timer again is a no-op (returns None).
+
+    ``lane`` (see ``service_lane``) keeps one service's backlog from delaying another's work.
+    """
     timer = Timer(
         kind=kind,
         due_at=due_at or timezone.now(),
         incident_id=incident_id,
         payload=payload or {},
         key=key,
+        lane=lane,
     )
     if key is None:
         timer.save()
@@ -71,8 +77,19 @@ def timer_claim(*, timer_id: int, token: uuid.UUID, now: datetime) -> uuid.UUID 
     return new_token if changed == 1 else None
 
 
-def timers_claim_due(*, now: datetime, limit: int, token: uuid.UUID) -> list[Timer]:
+def service_lane(service_id: int | None) -> str:
+    """The fairness lane of a service's timers (alert processing, escalation, policy clocks)."""
+    return f"service:{service_id}" if service_id else ""
+
+
+def timers_claim_due(
+    *, now: datetime, limit: int, token: uuid.UUID, lanes: Iterable[str] = ()
+) -> list[Timer]:
     """Claim up to ``limit`` due timers for the caller's transaction; return them, oldest first.
+
+    Fairness: besides the oldest due timers, the oldest due timer of each of ``lanes`` (the
+    lanes with due work, see ``selectors.due_lanes``) not represented already is claimed too,
+    so a service in an alert storm delays another service's first page by one batch at most.
 
     The claim is the same compare-and-set as ``timer_claim``, for a batch: one UPDATE moves
     the token of every candidate still pending and due to ``token``, and only the rows that
@@ -87,7 +104,12 @@ def timers_claim_due(*, now: datetime, limit: int, token: uuid.UUID) -> list[Tim
     )
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True)
-    ids = list(candidates.values_list("id", flat=True)[:limit])
+    taken = list(candidates.values_list("id", "lane")[:limit])
+    ids = [i for i, _lane in taken]
+    for lane in set(lanes) - {lane for _i, lane in taken}:
+        head = candidates.filter(lane=lane).values_list("id", flat=True).first()
+        if head is not None:
+            ids.append(head)
     if not ids:
         return []
     Timer.objects.filter(id__in=ids, done_at__isnull=True, due_at__lte=now).update(token=token)

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from tocsin.engine.handlers import HANDLERS
 from tocsin.engine.models import Timer, WorkerHeartbeat
-from tocsin.engine.selectors import next_due_at, overdue_work
+from tocsin.engine.selectors import due_lanes, next_due_at, overdue_work
 from tocsin.engine.services import (
     CHANNEL,
     timer_claim,
@@ -40,6 +40,7 @@ HEARTBEAT_SECONDS = 5.0
 AUDIT_SECONDS = 30.0
 BATCH = 200  # timers claimed per transaction
 BATCH_SECONDS = 0.05  # ... and at most this long holding it (SQLite's write lock)
+LANES_SECONDS = 0.25  # how often the lanes with due work are looked up
 ITERATION_SECONDS = 0.5  # batches run back to back this long, then deliveries get their turn
 
 
@@ -108,7 +109,9 @@ def run_timers(
         # Claim about as many as fit in the budget (claiming costs too: a row each).
         want = max(1, min(limit, int(budget / _cost.seconds) + 1))
         with transaction.atomic():
-            batch = timers_claim_due(now=timezone.now(), limit=want, token=token)
+            batch = timers_claim_due(
+                now=timezone.now(), limit=want, token=token, lanes=_lanes.current()
+            )
             ran = 0
             for timer in batch:
                 done += _run_claimed(timer, token)
@@ -120,6 +123,25 @@ def run_timers(
         # Timers claimed but not reached keep their due time: the next batch takes them.
         if (len(batch) < want and ran == len(batch)) or time.monotonic() > until:
             return done
+
+
+class _Lanes:
+    """The lanes with due work, re-read at most every ``LANES_SECONDS`` (a scan of the due
+    timers), so that every batch can give each of them a turn."""
+
+    def __init__(self) -> None:
+        self.lanes: list[str] = []
+        self.read_at = -LANES_SECONDS
+
+    def current(self) -> list[str]:
+        now = time.monotonic()
+        if now - self.read_at >= LANES_SECONDS:
+            self.lanes = [lane for lane in due_lanes() if lane]
+            self.read_at = now
+        return self.lanes
+
+
+_lanes = _Lanes()
 
 
 class _Cost:

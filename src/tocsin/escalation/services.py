@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from tocsin.accounts.models import User
-from tocsin.engine.services import timer_schedule
+from tocsin.engine.services import service_lane, timer_schedule
 from tocsin.escalation.models import EscalationPolicy, EscalationRun
 from tocsin.escalation.selectors import policy_snapshot, resolve_targets, target_label
 from tocsin.incidents.models import Incident
@@ -32,6 +32,7 @@ def _schedule_step(*, incident: Incident, level: int, iteration: int, due_at: da
         kind=STEP,
         due_at=due_at,
         incident_id=incident.pk,
+        lane=service_lane(incident.service_id),
         payload={"token": token, "level": level, "iteration": iteration},
         key=f"esc:{incident.pk}:{token}:{iteration}:{level}",
     )
@@ -246,6 +247,7 @@ def escalation_on_acknowledge(*, incident: Incident) -> None:
         kind=ACK_TIMEOUT,
         due_at=incident.acknowledged_at + timedelta(seconds=timeout),
         incident_id=incident.pk,
+        lane=service_lane(incident.service_id),
         payload={"token": token},
         key=f"acktimeout:{incident.pk}:{token}",
     )

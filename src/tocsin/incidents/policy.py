@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from tocsin.accounts.models import User
-from tocsin.engine.services import timer_schedule
+from tocsin.engine.services import service_lane, timer_schedule
 from tocsin.escalation.selectors import resolve_target
 from tocsin.incidents.models import ChecklistItem, Incident, IncidentRole
 from tocsin.incidents.services import timeline_add
@@ -122,6 +122,7 @@ def _plan(incident: Incident, start: str) -> None:
             kind=STEP,
             due_at=due,
             incident_id=incident.pk,
+            lane=service_lane(incident.service_id),
             payload={"rule": step.rule, "gen": incident.policy_generation},
             key=f"policy:{incident.pk}:{incident.policy_generation}:{step.rule}",
         )
@@ -138,6 +139,7 @@ def _plan_update(incident: Incident, base: datetime) -> None:
         kind=UPDATE_DUE,
         due_at=due,
         incident_id=incident.pk,
+        lane=service_lane(incident.service_id),
         payload={"gen": incident.policy_generation, "base": base.isoformat()},
         key=f"update:{incident.pk}:{incident.policy_generation}:{base.isoformat()}",
     )

@@ -33,6 +33,7 @@ log = logging.getLogger("tocsin.notifications")
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 RATE_PER_MINUTE = 4
+PER_DESTINATION = 200  # deliveries one message may carry (a bundle lists 50, then a count)
 WINDOW = timedelta(minutes=1)
 
 
@@ -193,18 +194,24 @@ def deliveries_send_due(*, limit: int = 500) -> int:
     wide), never a whole batch.
     """
     now = timezone.now()
-    due = (
-        Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lte=now)
-        .select_related("incident__service", "user")
-        .order_by("due_at", "id")[:limit]
-    )
+    due = Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lte=now)
+    # Every destination with due work gets its turn in this pass (a storm's thousands of
+    # pages to three people must not hold back a fourth person's page), oldest first.
+    destinations = list(due.order_by().values_list("transport", "target").distinct()[:limit])
     groups: dict[tuple[str, str, int], list[Delivery]] = defaultdict(list)
-    for delivery in due:
-        # Pages to one destination are bundled; a message with its own text goes alone.
-        alone = delivery.pk if delivery.body else 0
-        groups[(delivery.transport, delivery.target, alone)].append(delivery)
+    for transport, target in destinations:
+        for delivery in (
+            due.filter(transport=transport, target=target)
+            .select_related("incident__service", "user")
+            .order_by("due_at", "id")[:PER_DESTINATION]
+        ):
+            # Pages to one destination are bundled; a message with its own text goes alone.
+            alone = delivery.pk if delivery.body else 0
+            groups[(transport, target, alone)].append(delivery)
     handed = 0
-    for (_transport, target, _alone), items in groups.items():
+    for (_transport, target, _alone), items in sorted(
+        groups.items(), key=lambda group: (group[1][0].due_at, group[1][0].pk)
+    ):
         until = _rate_limited_until(target, now)
         if until is not None:
             Delivery.objects.filter(
