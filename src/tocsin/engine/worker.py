@@ -19,6 +19,7 @@ from typing import Any
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from tocsin.dbwrite import atomic_polling
 from tocsin.engine.handlers import HANDLERS
 from tocsin.engine.models import Timer, WorkerHeartbeat
 from tocsin.engine.selectors import due_lanes, next_due_at, overdue_work
@@ -105,23 +106,28 @@ def run_timers(
     done = 0
     while True:
         started = time.monotonic()
-        token = uuid.uuid4()
         # Claim about as many as fit in the budget (claiming costs too: a row each).
         want = max(1, min(limit, int(budget / _cost.seconds) + 1))
-        with transaction.atomic():
-            batch = timers_claim_due(
+
+        def batch(want: int = want, started: float = started) -> tuple[int, int, int]:
+            token = uuid.uuid4()
+            claimed = timers_claim_due(
                 now=timezone.now(), limit=want, token=token, lanes=_lanes.current()
             )
-            ran = 0
-            for timer in batch:
-                done += _run_claimed(timer, token)
+            completed = ran = 0
+            for timer in claimed:
+                completed += _run_claimed(timer, token)
                 ran += 1
                 if time.monotonic() - started > budget:
                     break
+            return completed, ran, len(claimed)
+
+        completed, ran, claimed = atomic_polling(batch)
+        done += completed
         if ran:
             _cost.record((time.monotonic() - started) / ran)
         # Timers claimed but not reached keep their due time: the next batch takes them.
-        if (len(batch) < want and ran == len(batch)) or time.monotonic() > until:
+        if (claimed < want and ran == claimed) or time.monotonic() > until:
             return done
 
 
