@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import secrets
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +19,7 @@ from django.utils import timezone
 from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
 from tocsin.engine.models import Timer
-from tocsin.engine.services import timers_schedule_many, wake_worker
+from tocsin.engine.services import service_lane, timers_schedule_many, wake_worker
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import (
     incident_acknowledge,
@@ -61,12 +64,18 @@ def severity_for(*, service: Service, value: str) -> str:
     return mapping.get(value.lower(), "")
 
 
-_UPSERT_SQL = """
+# Insert firing alerts or count repeats (dedup), many rows per statement. PostgreSQL refuses
+# to update one row twice in a statement ("ON CONFLICT DO UPDATE command cannot affect row a
+# second time"), so the rows of one statement have distinct keys (see _Ingest.flush).
+_UPSERT_HEAD = """
 INSERT INTO alerts_alert (
     public_id, integration_id, service_id, fingerprint, group_key, status, acknowledged,
     title, source, severity, source_severity, labels, annotations, details, links,
     count, first_seen, last_seen, starts_at
-) VALUES (%s, %s, %s, %s, %s, 'firing', %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s)
+) VALUES """
+_UPSERT_ROW = "(%s, %s, %s, %s, %s, 'firing', FALSE, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s)"
+_UPSERT_PARAMS = 16  # per row
+_UPSERT_TAIL = """
 ON CONFLICT (integration_id, fingerprint) WHERE status = 'firing'
 DO UPDATE SET
     count = alerts_alert.count + 1,
@@ -78,8 +87,50 @@ DO UPDATE SET
     annotations = excluded.annotations,
     details = excluded.details,
     links = excluded.links
-RETURNING id, count
+RETURNING id, count, integration_id, fingerprint
 """
+# 500 rows are 8,000 parameters: far under SQLite's limit (32,766) and PostgreSQL's (65,535).
+_UPSERT_ROWS = 500
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert_sql(rows: int, vendor: str) -> str:
+    """The upsert of ``rows`` rows in the driver's own placeholders (see ``_fetch``)."""
+    if vendor == "postgresql":
+        marks: Iterator[str] = (f"${n}" for n in itertools.count(1))
+    else:
+        marks = itertools.repeat("?")
+    values = ",\n".join(
+        _UPSERT_ROW % tuple(itertools.islice(marks, _UPSERT_PARAMS)) for _ in range(rows)
+    )
+    return _UPSERT_HEAD + values + _UPSERT_TAIL
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run a statement on the driver's own cursor, in the current transaction; return its rows.
+
+    Django's cursor costs a lot on statements of thousands of parameters: on SQLite it rewrites
+    every ``%s`` to ``?`` with a regex, and psycopg parses any query over 4 KB for its ``%s``
+    anew, then quotes each value into the SQL (client-side binding). Here sqlite3 gets ``?``
+    and psycopg's ``RawCursor`` gets ``$1``: the values are sent apart, nothing is parsed.
+    Such a statement is not in ``connection.queries`` (DEBUG); errors are Django's, as usual.
+    """
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            with psycopg.RawCursor(connection.connection) as cursor:
+                # Unprepared: a prepared statement per batch size would pile up on the server.
+                cursor.execute(sql, params, prepare=False)
+                return cursor.fetchall()
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
 
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -95,35 +146,145 @@ def _public_id() -> str:
     return "".join(_ALPHABET[(bits >> (5 * k)) & 31] for k in range(12))
 
 
-def _upsert_firing(
-    *, integration: Integration, alert: NormalizedAlert, now: datetime
-) -> tuple[int, bool]:
-    """Insert a firing alert or count a repeat (dedup); return (id, created)."""
-    ops = connection.ops
-    params: list[Any] = [
-        _public_id(),
-        integration.id,
-        integration.service_id,
-        _fingerprint(alert.fingerprint),
-        alert.group_key[:1000],
-        False,
-        alert.title[:1024],
-        alert.source[:255],
-        severity_for(service=integration.service, value=alert.source_severity),
-        alert.source_severity[:64],
-        json.dumps(alert.labels),
-        json.dumps(alert.annotations),
-        json.dumps(alert.details, default=str),
-        json.dumps(alert.links),
-        ops.adapt_datetimefield_value(now),
-        ops.adapt_datetimefield_value(now),
-        ops.adapt_datetimefield_value(alert.starts_at),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_UPSERT_SQL, params)
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1]) == 1
+# What json.dumps(value, default=str) gives, without building an encoder for each call.
+_dumps_details = json.JSONEncoder(default=str).encode
+
+
+@dataclass(slots=True)
+class _Firing:
+    """A firing alert of the current run, waiting for the run's upsert."""
+
+    result: IngestResult
+    now: datetime
+    key: tuple[int, str]  # (integration id, stored fingerprint): the dedup key
+    params: tuple[Any, ...]
+    lane: str
+    alert_id: int = 0
+    created: bool = False
+
+
+class _Ingest:
+    """Apply deliveries in order inside the caller's transaction; collect the changed alerts.
+
+    Consecutive firing alerts (a run) are upserted many rows per statement; an acknowledge or
+    a resolve first writes the run before it, so each alert finds the state that the alerts
+    before it left, exactly as when they are applied one by one.
+    """
+
+    def __init__(self) -> None:
+        # (alert id, its delivery's time, its service's lane)
+        self.changed: list[tuple[int, datetime, str]] = []
+        self._run: list[_Firing] = []
+        # A group commit's deliveries share a few times and services: adapt and map once.
+        self._adapt = connection.ops.adapt_datetimefield_value
+        self._times: dict[datetime | None, Any] = {None: None}
+        self._severities: dict[tuple[int, str], str] = {}
+
+    def item(self, item: IngestItem) -> IngestResult:
+        """Apply one delivery's alerts (the firing ones are written by ``flush``)."""
+        result = IngestResult()
+        for alert in item.alerts:
+            result.accepted += 1
+            if alert.acknowledge:
+                # An acknowledge only marks an alert Tocsin already has firing: one for a key
+                # it never saw is accepted and ignored, never turned into a new firing alert.
+                self.flush()
+                acknowledged = _acknowledge_firing(
+                    integration=item.integration, fingerprint=alert.fingerprint, now=item.now
+                )
+                lane = service_lane(item.integration.service_id)
+                self.changed.extend((i, item.now, lane) for i in acknowledged)
+                result.acknowledged += len(acknowledged)
+                result.ignored += not acknowledged
+            elif alert.status == "resolved":
+                self.flush()
+                resolved = _resolve_firing(integration=item.integration, alert=alert, now=item.now)
+                lane = service_lane(item.integration.service_id)
+                self.changed.extend((i, item.now, lane) for i in resolved)
+                result.resolved += len(resolved)
+                # A resolve for an alert Tocsin never saw firing (or already resolved) is
+                # accepted and ignored, as PagerDuty and Alertmanager receivers do.
+                result.ignored += not resolved
+            else:
+                self._run.append(self._firing(item, alert, result))
+        return result
+
+    def flush(self) -> None:
+        """Upsert the run in rounds: a key repeated in the run goes to the next round."""
+        run, self._run = self._run, []
+        rest = run
+        while rest:
+            keys: set[tuple[int, str]] = set()
+            this_round: list[_Firing] = []
+            later: list[_Firing] = []
+            for firing in rest:
+                (later if firing.key in keys else this_round).append(firing)
+                keys.add(firing.key)
+            for start in range(0, len(this_round), _UPSERT_ROWS):
+                _upsert(this_round[start : start + _UPSERT_ROWS])
+            rest = later
+        for firing in run:
+            if firing.created:
+                firing.result.new += 1
+                self.changed.append((firing.alert_id, firing.now, firing.lane))
+            else:
+                firing.result.repeated += 1
+
+    def _firing(self, item: IngestItem, alert: NormalizedAlert, result: IngestResult) -> _Firing:
+        integration = item.integration
+        fingerprint = _fingerprint(alert.fingerprint)
+        now = self._time(item.now)
+        params = (
+            _public_id(),
+            integration.id,
+            integration.service_id,
+            fingerprint,
+            alert.group_key[:1000],
+            alert.title[:1024],
+            alert.source[:255],
+            self._severity(integration, alert.source_severity),
+            alert.source_severity[:64],
+            json.dumps(alert.labels),
+            json.dumps(alert.annotations),
+            _dumps_details(alert.details),
+            json.dumps(alert.links),
+            now,
+            now,
+            self._time(alert.starts_at),
+        )
+        lane = service_lane(integration.service_id)
+        return _Firing(result, item.now, (integration.id, fingerprint), params, lane)
+
+    def _time(self, value: datetime | None) -> Any:
+        try:
+            return self._times[value]
+        except KeyError:
+            adapted = self._times[value] = self._adapt(value)
+            return adapted
+
+    def _severity(self, integration: Integration, value: str) -> str:
+        if not value:
+            return ""
+        service = integration.service
+        # Keyed by the object, not its primary key: two deliveries may carry different copies
+        # of one service (the integration cache refreshed in between), each with its own map.
+        key = (id(service), value)
+        try:
+            return self._severities[key]
+        except KeyError:
+            severity = self._severities[key] = severity_for(service=service, value=value)
+            return severity
+
+
+def _upsert(rows: list[_Firing]) -> None:
+    """Write one round's rows in one statement; set each one's alert id and ``created``."""
+    sql = _upsert_sql(len(rows), connection.vendor)
+    params = [value for firing in rows for value in firing.params]
+    stored = {(integ, key): (id_, count) for id_, count, integ, key in _fetch(sql, params)}
+    # RETURNING gives no order: match rows by key. Inserting sets count 1, updating >= 2.
+    for firing in rows:
+        firing.alert_id, count = stored[firing.key]
+        firing.created = count == 1
 
 
 def _resolve_firing(
@@ -145,54 +306,20 @@ def _resolve_firing(
     ]
 
 
-def _ingest_into(
-    *,
-    integration: Integration,
-    alerts: list[NormalizedAlert],
-    now: datetime,
-    changed: list[int],
-) -> IngestResult:
-    """Apply one delivery's alerts inside the caller's transaction; collect changed alert ids."""
-    result = IngestResult()
-    for alert in alerts:
-        result.accepted += 1
-        if alert.acknowledge:
-            # An acknowledge only marks an alert Tocsin already has firing: one for a key it
-            # never saw is accepted and ignored, never turned into a new firing alert.
-            acknowledged = _acknowledge_firing(
-                integration=integration, fingerprint=alert.fingerprint, now=now
-            )
-            changed.extend(acknowledged)
-            result.acknowledged += len(acknowledged)
-            result.ignored += not acknowledged
-            continue
-        if alert.status == "resolved":
-            resolved = _resolve_firing(integration=integration, alert=alert, now=now)
-            changed.extend(resolved)
-            result.resolved += len(resolved)
-            # A resolve for an alert Tocsin never saw firing (or already resolved) is accepted
-            # and ignored, as PagerDuty and Alertmanager receivers do.
-            result.ignored += not resolved
-            continue
-        alert_id, created = _upsert_firing(integration=integration, alert=alert, now=now)
-        if created:
-            result.new += 1
-            changed.append(alert_id)
-        else:
-            result.repeated += 1
-    return result
-
-
-def _schedule_processing(changed: list[tuple[int, datetime]]) -> None:
+def _schedule_processing(changed: list[tuple[int, datetime, str]]) -> None:
     """Write the ``alert.process`` outbox timers of the changed alerts.
 
     A few go through ``timers_schedule_many``; a group commit's many go in one prepared
     ``executemany`` (the ORM's per-row bulk_create work was the largest cost of a batch).
-    The rows are the ones ``timers_schedule_many`` writes: key-less, due at the alert's time.
+    The rows are the ones ``timers_schedule_many`` writes: key-less, in the alert's service
+    lane (fairness, see ``engine.services.service_lane``), due at the alert's time.
     """
     if len(changed) < _RAW_TIMERS_FROM:
         timers_schedule_many(
-            [Timer(kind="alert.process", due_at=at, payload={"alert": i}) for i, at in changed]
+            [
+                Timer(kind="alert.process", due_at=at, payload={"alert": i}, lane=lane)
+                for i, at, lane in changed
+            ]
         )
         return
     meta = Timer._meta
@@ -201,17 +328,18 @@ def _schedule_processing(changed: list[tuple[int, datetime]]) -> None:
     created = adapt(timezone.now())
     sql = (
         f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
-        "(kind, due_at, incident_id, payload, key, token, attempts, last_error, created_at, "
-        "done_at) VALUES ('alert.process', %s, NULL, %s, NULL, %s, 0, '', %s, NULL)"
+        "(kind, due_at, incident_id, payload, lane, key, token, attempts, last_error, "
+        "created_at, done_at) VALUES ('alert.process', %s, NULL, %s, %s, NULL, %s, 0, '', %s, NULL)"
     )
     params = [
         (
             adapt(at),
             payload.get_db_prep_save({"alert": i}, connection),
+            lane,
             token.get_db_prep_save(uuid.uuid4(), connection),
             created,
         )
-        for i, at in changed
+        for i, at, lane in changed
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
@@ -230,11 +358,8 @@ def alerts_ingest(
     The caller answers 2xx only after this returns (the commit happened). Grouping into
     incidents runs in the worker from the ``alert.process`` timers written here.
     """
-    now = now or timezone.now()
-    changed: list[int] = []
-    result = _ingest_into(integration=integration, alerts=alerts, now=now, changed=changed)
-    _schedule_processing([(i, now) for i in changed])
-    return result
+    item = IngestItem(integration=integration, alerts=alerts, now=now or timezone.now())
+    return _ingest([item])[0]
 
 
 @dataclass
@@ -255,17 +380,14 @@ def alerts_ingest_many(items: list[IngestItem]) -> list[IngestResult]:
     on an error nothing is stored and the caller retries the items one by one to find the
     culprit (see ``tocsin.alerts.ingest_fast``).
     """
-    changed: list[tuple[int, datetime]] = []
-    results = []
-    for item in items:
-        ids: list[int] = []
-        results.append(
-            _ingest_into(
-                integration=item.integration, alerts=item.alerts, now=item.now, changed=ids
-            )
-        )
-        changed.extend((i, item.now) for i in ids)
-    _schedule_processing(changed)
+    return _ingest(items)
+
+
+def _ingest(items: list[IngestItem]) -> list[IngestResult]:
+    ingest = _Ingest()
+    results = [ingest.item(item) for item in items]
+    ingest.flush()
+    _schedule_processing(ingest.changed)
     return results
 
 
@@ -295,7 +417,8 @@ def alerts_acknowledge(*, integration: Integration, fingerprint: str) -> int:
     """
     now = timezone.now()
     ids = _acknowledge_firing(integration=integration, fingerprint=fingerprint, now=now)
-    _schedule_processing([(i, now) for i in ids])
+    lane = service_lane(integration.service_id)
+    _schedule_processing([(i, now, lane) for i in ids])
     return len(ids)
 
 
