@@ -4,13 +4,12 @@ Run: ``python -m bench.statuspage`` (writes bench/STATUSPAGE.md). Needs ``wrk`` 
 ``nginx`` on PATH. It seeds a temporary SQLite install with a major outage, then measures with
 wrk at 256 connections:
 
-* ``tocsin web`` exactly as wired (``tocsin.asgi.application``);
-* the same app wrapped in ``tocsin.statuspage.fast.StatusPageApp`` (the lean read path, what
-  ``tocsin web`` serves once the wrapper is wired in ``tocsin/asgi.py``);
+* ``tocsin web`` exactly as an operator runs it (granian, ``tocsin.asgi.application``: the
+  status page's lean read path in front of Django);
 * nginx serving the static export of the same snapshot.
 
-Then it checks that a change written by another process shows within 2 s, and that with the
-database gone the last good page is still served (100 % 2xx).
+Then it checks, against ``tocsin web``, that a change written by another process shows within
+2 s, and that with the database gone the last good page is still served (100 % 2xx).
 """
 
 from __future__ import annotations
@@ -31,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.server import BIN, ROOT, free_port, wait_http
+from bench.server import BIN, ROOT, free_port, tree_rss_mb, wait_http
 
 CONNECTIONS = 256
+WEB = "tocsin web (granian)"
+NGINX = "nginx (static export)"
 PATHS = ("/status/api/v2/summary.json", "/status/")
 
 SEED = """
@@ -64,16 +65,6 @@ services.component_set_status(component=Component.objects.get(name="Component 5"
     status="degraded_performance")
 """
 
-LEAN = "bench.statuspage:lean_app"
-
-
-def lean_app() -> Any:
-    """uvicorn factory: Tocsin's ASGI app behind the status page's lean read path."""
-    from tocsin.asgi import application
-    from tocsin.statuspage.fast import StatusPageApp
-
-    return StatusPageApp(application)  # type: ignore[arg-type]
-
 
 @dataclass
 class Result:
@@ -86,12 +77,27 @@ class Result:
     requests: int
 
 
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
 def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    """A wrk duration (``786.15us``, ``15.27ms``, ``1.10s``, ``2.00m``) in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
     if match is None:
         return float("nan")
     value, unit = match.groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+    return float(value) * _UNITS_MS[unit]
+
+
+def _percentile(out: str, percent: int) -> float:
+    """The ``--latency`` distribution line, e.g. ``     99%    1.10s``.
+
+    Anchored to the start of its line: the thread stats above it end in percentages too
+    (``+/- Stdev`` such as ``87.50%``), and an unanchored ``50%\\s+(\\S+)`` took the first word
+    of the next line ("Req/Sec") for the latency, which parsed as nan.
+    """
+    match = re.search(rf"^\s*{percent}%\s+(\S+)\s*$", out, re.MULTILINE)
+    return _ms(match.group(1)) if match else float("nan")
 
 
 def wrk(
@@ -105,8 +111,7 @@ def wrk(
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50, p99 = _percentile(out, 50), _percentile(out, 99)
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -258,39 +263,15 @@ def run(seconds: int, out: Path) -> None:
         procs.append(web)
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/status/")
-        results += measure("tocsin web (as wired)", base, seconds)
-        web.stop()
-
-        port = free_port()
-        lean = Proc(
-            [
-                str(BIN / "uvicorn"),
-                LEAN,
-                "--factory",
-                "--port",
-                str(port),
-                "--http",
-                "httptools",
-                "--loop",
-                "uvloop",
-                "--lifespan",
-                "off",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env,
-            tmp / "lean.log",
-        )
-        procs.append(lean)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(base + "/status/")
-        results += measure("tocsin lean path", base, seconds)
+        time.sleep(1)
+        facts["idle_rss_mb"] = tree_rss_mb(web.p.pid)
+        results += measure(WEB, base, seconds)
+        facts["loaded_rss_mb"] = tree_rss_mb(web.p.pid)
         facts["change_seconds"] = change_latency(env, base)
         facts["down_errors"], facts["down_requests"] = database_down(
             data, base, max(3, seconds // 2)
         )
-        lean.stop()
+        web.stop()
 
         port = free_port()
         nginx = Proc(
@@ -299,7 +280,7 @@ def run(seconds: int, out: Path) -> None:
         procs.append(nginx)
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/status/")
-        results += measure("nginx (static export)", base, seconds)
+        results += measure(NGINX, base, seconds)
     finally:
         for p in procs:
             p.stop()
@@ -319,7 +300,7 @@ def write_report(out: Path, results: list[Result], facts: dict[str, Any], second
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        ref = by.get(("nginx (static export)", r.path))
+        ref = by.get((NGINX, r.path))
         ratio = f"{r.rps / ref.rps:.2f}" if ref else "-"
         lines.append(
             f"| {r.server} | `{r.path}` | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
@@ -332,6 +313,8 @@ def write_report(out: Path, results: list[Result], facts: dict[str, Any], second
         "(target: within 2 s).",
         f"- Database gone (SQLite files moved away): {facts.get('down_requests', 0):,} requests, "
         f"{facts.get('down_errors', 0)} non-2xx or socket errors.",
+        f"- `tocsin web` resident memory: {facts.get('idle_rss_mb', 0):.0f} MiB idle, "
+        f"{facts.get('loaded_rss_mb', 0):.0f} MiB after the runs.",
         "- Target from the issue: >= 15,000 req/s with p99 <= 20 ms served by Tocsin itself.",
         "",
     ]

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.http.request import split_domain_port, validate_host
 
 from tocsin.statuspage import serving
@@ -54,13 +54,23 @@ class Refresher:
                 self.thread.start()
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                close_old_connections()
-                cache.refresh()
-            except Exception:  # never let the thread die: the page must keep being served
-                log.exception("status page refresh failed")
-            self.stop.wait(self.interval)
+        try:
+            while not self.stop.is_set():
+                try:
+                    close_old_connections()
+                    cache.refresh()
+                except Exception:  # never let the thread die: the page must keep being served
+                    log.exception("status page refresh failed")
+                self.stop.wait(self.interval)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread (if it was started) and wait for it to close its connection."""
+        self.stop.set()
+        thread = self.thread
+        if thread is not None:
+            thread.join(timeout)
 
 
 class StatusPageApp:
@@ -102,6 +112,10 @@ class StatusPageApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         body = b"" if scope["method"] == "HEAD" else file.body
         await send({"type": "http.response.body", "body": body})
+
+    def close(self) -> None:
+        """Stop the refresher thread (at server shutdown, see ``tocsin.asgi``)."""
+        self.refresher.close()
 
     def _encoded(self, site: Site, path: str, file: Any) -> list[tuple[bytes, bytes]]:
         """Response headers, encoded once per build and path."""

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from tocsin.engine.management.commands.tocsin_web import (
     add_bind_arguments,
+    exit_now,
     exit_on_stop_signals,
     run_web,
 )
@@ -28,8 +29,9 @@ class Command(BaseCommand):
         # The worker is its own process: it competes with request handling for nothing but the
         # database, and a crash in either leaves the other running until we stop it.
         worker = subprocess.Popen([sys.executable, "-m", "tocsin.cli", "worker"])
+        clean = False
         try:
-            run_web(host=options["host"], port=options["port"])
+            clean = run_web(host=options["host"], port=options["port"])
         finally:
             # Stopping the worker is bounded (15 s, then SIGKILL): a repeated signal must not
             # interrupt it and leave the worker running without us.
@@ -41,3 +43,5 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+        if not clean:
+            exit_now()  # requests were abandoned at the end of the grace period (see run_web)
