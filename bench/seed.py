@@ -30,6 +30,8 @@ def main() -> None:
     from tocsin.incidents.models import Incident
 
     count, service_name = int(sys.argv[1]), sys.argv[2]
+    spread = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    prefix = sys.argv[4] if len(sys.argv) > 4 else "bench-esc-"
     service = Service.objects.get(name=service_name)
     policy = EscalationPolicy.objects.get(name=service.escalation_policy)
     snapshot = policy_snapshot(policy=policy)
@@ -43,7 +45,7 @@ def main() -> None:
                     number=base + i,
                     title=f"Bench escalation {i}",
                     service=service,
-                    group_key=f"bench-esc-{i}",
+                    group_key=f"{prefix}{i}",
                     triggered_at=now,
                 )
                 for i in range(count)
@@ -51,7 +53,7 @@ def main() -> None:
             batch_size=2000,
         )
         if any(i.pk is None for i in incidents):  # SQLite before RETURNING support
-            incidents = list(Incident.objects.filter(group_key__startswith="bench-esc-"))
+            incidents = list(Incident.objects.filter(group_key__startswith=prefix))
         EscalationRun.objects.bulk_create(
             [
                 EscalationRun(
@@ -74,9 +76,32 @@ def main() -> None:
             ],
             batch_size=2000,
         )
-    # Every step falls due at one instant, two seconds from now.
+    # Every step falls due at one instant, two seconds from now; with a spread, step i of N
+    # falls due at that instant + i/N x spread (incident group key ``<prefix><i>``).
     due = timezone.now() + timedelta(seconds=2)
-    Timer.objects.filter(kind=STEP, due_at=parked).update(due_at=due)
+    if spread:
+        # A CASE update per 500 incidents (a row each would take seconds of commits); the
+        # first step is 5 s ahead so every row is in place before anything falls due.
+        from django.db.models import Case, Value, When
+
+        due = timezone.now() + timedelta(seconds=5)
+        for start in range(0, count, 500):
+            chunk = list(enumerate(incidents))[start : start + 500]
+            Timer.objects.filter(
+                kind=STEP, due_at=parked, incident_id__in=[i.pk for _n, i in chunk]
+            ).update(
+                due_at=Case(
+                    *(
+                        When(
+                            incident_id=i.pk,
+                            then=Value(due + timedelta(seconds=spread * n / count)),
+                        )
+                        for n, i in chunk
+                    )
+                )
+            )
+    else:
+        Timer.objects.filter(kind=STEP, due_at=parked).update(due_at=due)
     print(due.timestamp())
     sys.stdout.flush()
     time.sleep(0)
