@@ -23,6 +23,18 @@ WAIT_SECONDS = 20.0  # as the busy timeout in settings
 POLL_SECONDS = 0.0005
 
 
+class _Contention:
+    """When this process last found the write lock taken (monotonic seconds)."""
+
+    at = float("-inf")
+
+    def seconds_since(self) -> float:
+        return time.monotonic() - self.at
+
+
+contention = _Contention()
+
+
 def atomic_polling(
     work: Callable[[], T], *, wait: float = WAIT_SECONDS, poll: float = POLL_SECONDS
 ) -> T:
@@ -43,6 +55,7 @@ def atomic_polling(
         except OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
+            contention.at = time.monotonic()
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(f"PRAGMA busy_timeout = {configured}")

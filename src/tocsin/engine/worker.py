@@ -19,8 +19,9 @@ from typing import Any
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from tocsin.dbwrite import atomic_polling
+from tocsin.dbwrite import atomic_polling, contention
 from tocsin.engine.handlers import HANDLERS
+from tocsin.engine.memo import batch_memo
 from tocsin.engine.models import Timer, WorkerHeartbeat
 from tocsin.engine.selectors import due_lanes, next_due_at, overdue_work
 from tocsin.engine.services import (
@@ -41,10 +42,13 @@ HEARTBEAT_SECONDS = 5.0
 AUDIT_SECONDS = 30.0
 BATCH = 200  # timers claimed per transaction
 # ... and at most this long holding it. On SQLite a batch holds the one write lock, which alert
-# ingestion waits for: measured here, 50 ms batches cut ingestion to 690 alerts/s, 10 ms to
-# 1,350/s (2,430/s with the worker stopped), with the same worker throughput.
-BATCH_SECONDS = {"sqlite": 0.01}
-BATCH_SECONDS_DEFAULT = 0.05
+# ingestion waits for: measured here, 50 ms batches cut ingestion to 690 alerts/s, 10 ms ones
+# let it reach 1,350/s (2,430/s with the worker stopped) but halved the worker's own throughput
+# (87 instead of 166 escalation steps/s). So batches are short only while another writer
+# contends for the lock (the last BEGIN had to wait, within ``CONTENDED_SECONDS``).
+BATCH_SECONDS = 0.05
+CONTENDED_BATCH_SECONDS = 0.01
+CONTENDED_SECONDS = 1.0
 LANES_SECONDS = 0.25  # how often the lanes with due work are looked up
 ITERATION_SECONDS = 0.5  # batches run back to back this long, then deliveries get their turn
 
@@ -106,7 +110,11 @@ def run_timers(
     sends the deliveries they made, so in a storm of steps pages still go out every half second.
     """
     if budget is None:
-        budget = BATCH_SECONDS.get(connection.vendor, BATCH_SECONDS_DEFAULT)
+        budget = (
+            CONTENDED_BATCH_SECONDS
+            if connection.vendor == "sqlite" and contention.seconds_since() < CONTENDED_SECONDS
+            else BATCH_SECONDS
+        )
     until = time.monotonic() + (ITERATION_SECONDS if iteration is None else iteration)
     done = 0
     while True:
@@ -114,6 +122,7 @@ def run_timers(
         # Claim about as many as fit in the budget (claiming costs too: a row each).
         want = max(1, min(limit, int(budget / _cost.seconds) + 1))
 
+        @batch_memo()
         def batch(want: int = want, started: float = started) -> tuple[int, int, int]:
             token = uuid.uuid4()
             claimed = timers_claim_due(

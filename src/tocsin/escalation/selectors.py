@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tocsin.accounts.models import Role, User
+from tocsin.engine.memo import memoized
 from tocsin.escalation.models import EscalationPolicy
 from tocsin.oncall.models import Schedule
 from tocsin.oncall.selectors import oncall_users_at
@@ -26,6 +27,11 @@ def target_label(target: dict[str, str]) -> str:
 
 def resolve_target(target: dict[str, str], at: datetime) -> list[Recipient]:
     """The people one target means at ``at``: a schedule's on-call person, a role, a user."""
+    key = ("resolve_target", tuple(sorted(target.items())), at)
+    return memoized(key, lambda: _resolve_target(target, at))
+
+
+def _resolve_target(target: dict[str, str], at: datetime) -> list[Recipient]:
     label = target_label(target)
     if "schedule" in target:
         schedule = Schedule.objects.filter(name=target["schedule"]).first()

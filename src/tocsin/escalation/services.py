@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from tocsin.accounts.models import User
+from tocsin.engine.memo import batch_now
 from tocsin.engine.services import service_lane, timer_schedule
 from tocsin.escalation.models import EscalationPolicy, EscalationRun
 from tocsin.escalation.selectors import policy_snapshot, resolve_targets, target_label
@@ -124,7 +125,7 @@ def escalation_step(*, incident_id: int, payload: dict[str, Any]) -> None:
     level, iteration = int(payload["level"]), int(payload["iteration"])
     if level >= len(levels):
         return
-    now = timezone.now()
+    now = batch_now()
     _page_level(incident=incident, run=run, level=level, iteration=iteration, now=now)
     _plan_next(incident=incident, run=run, level=level, iteration=iteration, now=now)
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tocsin.accounts.models import ContactMethod, User
+from tocsin.engine.memo import memoized
 from tocsin.engine.services import wake_worker
 from tocsin.incidents.models import Incident
 from tocsin.notifications.models import Delivery
@@ -15,6 +16,10 @@ from tocsin.notifications.models import Delivery
 
 def _rules(user: User) -> list[tuple[int, ContactMethod]]:
     """(delay seconds, contact method) per the person's rules; first contact method at once."""
+    return memoized(("rules", user.pk), lambda: _read_rules(user))
+
+
+def _read_rules(user: User) -> list[tuple[int, ContactMethod]]:
     rules = [
         (rule.after_seconds, rule.contact_method)
         for rule in user.notification_rules.select_related("contact_method")
