@@ -6,8 +6,6 @@ import functools
 import hashlib
 import itertools
 import json
-import secrets
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +16,8 @@ from django.utils import timezone
 
 from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
-from tocsin.engine.models import Timer
-from tocsin.engine.services import service_lane, timers_schedule_many, wake_worker
+from tocsin.engine.services import service_lane, timers_schedule_rows
+from tocsin.ids import new_public_id
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import (
     incident_acknowledge,
@@ -133,19 +131,6 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return rows
 
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def _public_id() -> str:
-    """``tocsin.ids.new_public_id()`` from one 8-byte read of the OS RNG instead of twelve.
-
-    The same 12 characters of Crockford base32 (60 random bits); the alphabet has 32 letters,
-    so taking 5 bits per letter keeps every letter equally likely.
-    """
-    bits = int.from_bytes(secrets.token_bytes(8), "big")
-    return "".join(_ALPHABET[(bits >> (5 * k)) & 31] for k in range(12))
-
-
 # What json.dumps(value, default=str) gives, without building an encoder for each call.
 _dumps_details = json.JSONEncoder(default=str).encode
 
@@ -235,7 +220,7 @@ class _Ingest:
         fingerprint = _fingerprint(alert.fingerprint)
         now = self._time(item.now)
         params = (
-            _public_id(),
+            new_public_id(),
             integration.id,
             integration.service_id,
             fingerprint,
@@ -307,46 +292,11 @@ def _resolve_firing(
 
 
 def _schedule_processing(changed: list[tuple[int, datetime, str]]) -> None:
-    """Write the ``alert.process`` outbox timers of the changed alerts.
-
-    A few go through ``timers_schedule_many``; a group commit's many go in one prepared
-    ``executemany`` (the ORM's per-row bulk_create work was the largest cost of a batch).
-    The rows are the ones ``timers_schedule_many`` writes: key-less, in the alert's service
-    lane (fairness, see ``engine.services.service_lane``), due at the alert's time.
-    """
-    if len(changed) < _RAW_TIMERS_FROM:
-        timers_schedule_many(
-            [
-                Timer(kind="alert.process", due_at=at, payload={"alert": i}, lane=lane)
-                for i, at, lane in changed
-            ]
-        )
-        return
-    meta = Timer._meta
-    payload, token = meta.get_field("payload"), meta.get_field("token")
-    adapt = connection.ops.adapt_datetimefield_value
-    created = adapt(timezone.now())
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
-        "(kind, due_at, incident_id, payload, lane, key, token, attempts, last_error, "
-        "created_at, done_at) VALUES ('alert.process', %s, NULL, %s, %s, NULL, %s, 0, '', %s, NULL)"
+    """Write the ``alert.process`` outbox timers of the changed alerts, in the alert's service
+    lane (fairness, see ``engine.services.service_lane``), due at the alert's time."""
+    timers_schedule_rows(
+        kind="alert.process", rows=[(at, {"alert": i}, lane) for i, at, lane in changed]
     )
-    params = [
-        (
-            adapt(at),
-            payload.get_db_prep_save({"alert": i}, connection),
-            lane,
-            token.get_db_prep_save(uuid.uuid4(), connection),
-            created,
-        )
-        for i, at, lane in changed
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-    wake_worker()
-
-
-_RAW_TIMERS_FROM = 8
 
 
 @transaction.atomic
