@@ -120,7 +120,7 @@ def service_lane(service_id: int | None) -> str:
 def timers_claim_due(
     *, now: datetime, limit: int, token: uuid.UUID, lanes: Iterable[str] = ()
 ) -> list[Timer]:
-    """Claim up to ``limit`` due timers for the caller's transaction; return them, oldest first.
+    """Claim up to ``limit`` due timers for the caller's transaction; return them in run order.
 
     Fairness: besides the oldest due timers, the oldest due timer of each of ``lanes`` (the
     lanes with due work, see ``selectors.due_lanes``) not represented already is claimed too,
@@ -141,14 +141,29 @@ def timers_claim_due(
         candidates = candidates.select_for_update(skip_locked=True)
     taken = list(candidates.values_list("id", "lane")[:limit])
     ids = [i for i, _lane in taken]
+    heads = []  # other lanes' oldest due timers, taken for fairness
     for lane in set(lanes) - {lane for _i, lane in taken}:
         head = candidates.filter(lane=lane).values_list("id", flat=True).first()
         if head is not None:
-            ids.append(head)
-    if not ids:
+            heads.append(head)
+    if not ids and not heads:
         return []
-    Timer.objects.filter(id__in=ids, done_at__isnull=True, due_at__lte=now).update(token=token)
-    return list(Timer.objects.filter(id__in=ids, token=token).order_by("due_at", "id"))
+    Timer.objects.filter(id__in=ids + heads, done_at__isnull=True, due_at__lte=now).update(
+        token=token
+    )
+    claimed = list(Timer.objects.filter(id__in=ids + heads, token=token).order_by("due_at", "id"))
+    # The other lanes' heads run first: a batch cut short by its time budget after one timer
+    # (in a storm each batch is) has then served a quiet service, and the storm's own timers
+    # are taken again by the next batches anyway. The rest: round robin over lanes.
+    fair = set(heads)
+    first = [t for t in claimed if t.id in fair]
+    rank_in_lane: dict[str, int] = {}
+    rest = []
+    for timer in claimed:
+        if timer.id not in fair:
+            rank = rank_in_lane[timer.lane] = rank_in_lane.get(timer.lane, -1) + 1
+            rest.append((rank, timer))
+    return first + [timer for _rank, timer in sorted(rest, key=lambda pair: pair[0])]
 
 
 def timer_finish(*, timer_id: int, token: uuid.UUID, now: datetime) -> bool:

@@ -50,7 +50,7 @@ BATCH_SECONDS = 0.05
 CONTENDED_BATCH_SECONDS = 0.01
 CONTENDED_SECONDS = 1.0
 LANES_SECONDS = 0.25  # how often the lanes with due work are looked up
-ITERATION_SECONDS = 0.5  # batches run back to back this long, then deliveries get their turn
+ITERATION_SECONDS = 0.25  # batches run back to back this long, then deliveries get their turn
 
 
 class _LostClaim(Exception):

@@ -15,12 +15,13 @@ import logging
 import random
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import partial
 
-from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
 from tocsin.accounts.models import ContactMethod
+from tocsin.dbwrite import atomic_polling
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import timeline_add
 from tocsin.notifications.messages import bundle_message, page_message
@@ -77,13 +78,13 @@ def _still_wanted(delivery: Delivery) -> bool:
 
 def _send_group(deliveries: list[Delivery], now: datetime) -> int:
     """Claim (and commit), send, then record one message for deliveries to one destination."""
-    with transaction.atomic():
-        wanted = _claim_group(deliveries, now)
+    # atomic_polling: take SQLite's write lock as soon as alert ingestion lets go of it (in a
+    # storm SQLite's busy handler would make every claim wait tens of milliseconds).
+    wanted = atomic_polling(lambda: _claim_group(deliveries, now))
     if not wanted:
         return 0
     outcome = _transmit(wanted)
-    with transaction.atomic():
-        return _record(wanted, outcome)
+    return atomic_polling(lambda: _record(wanted, outcome))
 
 
 def _claim_group(deliveries: list[Delivery], now: datetime) -> list[Delivery]:
@@ -180,6 +181,11 @@ def _rate_limited_until(target: str, now: datetime) -> datetime | None:
     return (oldest or now) + WINDOW
 
 
+def _postpone(ids: list[int], until: datetime) -> int:
+    """Rate-limited: the destination's pending deliveries wait until ``until``."""
+    return Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING).update(due_at=until)
+
+
 def delivery_send(delivery: Delivery, now: datetime | None = None) -> bool:
     """Claim and send one due delivery; True when it was handed to its transport."""
     return _send_group([delivery], now or timezone.now()) == 1
@@ -214,9 +220,7 @@ def deliveries_send_due(*, limit: int = 500) -> int:
     ):
         until = _rate_limited_until(target, now)
         if until is not None:
-            Delivery.objects.filter(
-                pk__in=[d.pk for d in items], status=Delivery.Status.PENDING
-            ).update(due_at=until)
+            atomic_polling(partial(_postpone, [d.pk for d in items], until))
             continue
         handed += _send_group(items, now)
     return handed
