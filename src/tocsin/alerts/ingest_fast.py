@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
@@ -49,6 +49,7 @@ from tocsin.alerts.sources import PARSERS
 from tocsin.alerts.sources.base import ParseError
 from tocsin.alerts.sources.pagerduty import parser as pagerduty
 from tocsin.alerts.views import grafana_signature_ok
+from tocsin.dbwrite import atomic_polling
 
 log = logging.getLogger("tocsin.alerts")
 
@@ -61,8 +62,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BATCH = 1000  # alerts per transaction
 CAPACITY = 20_000  # alerts queued or in flight; past it, new requests are refused at once
 CACHE_SECONDS = 2.0  # how long a looked-up integration is reused
-LOCK_WAIT_SECONDS = 20.0  # SQLite: how long a batch waits for the write lock (= busy_timeout)
-LOCK_POLL_SECONDS = 0.0005
 
 
 class Overloaded(Exception):
@@ -105,7 +104,6 @@ class GroupCommitWriter:
         self._lock = threading.Lock()
         self._pending = 0
         self._thread: threading.Thread | None = None
-        self._tuned: object = None
         self.batches = 0  # counters, for tests and diagnostics
         self.items = 0
 
@@ -171,38 +169,16 @@ class GroupCommitWriter:
             connection.close()
 
     def _apply(self, batch: list[_Job]) -> list[object]:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            self._tune_connection()
-            try:
-                with transaction.atomic():
-                    items = [job.item for job in batch if job.item is not None]
-                    results = iter(services.alerts_ingest_many(items) if items else [])
-                    return [next(results) if job.call is None else job.call() for job in batch]
-            except OperationalError as exc:
-                # SQLite: another process (the worker) holds the write lock. Everything of
-                # this attempt was rolled back; try again shortly (see _tune_connection).
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(LOCK_POLL_SECONDS)
+        """Apply a batch in one transaction; on SQLite the write lock is polled for every
+        0.5 ms (``tocsin.dbwrite``), not waited for in SQLite's 1-100 ms busy handler, which
+        would make every request of the batch wait for nothing when the worker just let go."""
 
-    def _tune_connection(self) -> None:
-        """On SQLite, poll for the write lock ourselves instead of SQLite's busy handler.
+        def work() -> list[object]:
+            items = [job.item for job in batch if job.item is not None]
+            results = iter(services.alerts_ingest_many(items) if items else [])
+            return [next(results) if job.call is None else job.call() for job in batch]
 
-        The busy handler sleeps 1, 2, 5 ... up to 100 ms between tries, so a writer that just
-        missed the lock (the worker committing) often waits tens of milliseconds for nothing,
-        with every request of the batch waiting too. With ``busy_timeout=0`` BEGIN IMMEDIATE
-        fails at once and ``_apply`` retries every ``LOCK_POLL_SECONDS`` for up to
-        ``LOCK_WAIT_SECONDS`` (the configured busy timeout).
-        """
-        if connection.vendor != "sqlite":
-            return
-        connection.ensure_connection()
-        raw = connection.connection
-        if raw is not self._tuned:
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA busy_timeout = 0")
-            self._tuned = raw
+        return atomic_polling(work)
 
     def _apply_alone(self, job: _Job) -> object:
         try:

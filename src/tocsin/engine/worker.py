@@ -107,7 +107,8 @@ def run_timers(
     timers instead of two per timer). It stops taking more timers after ``budget`` seconds and
     commits, so on SQLite the write lock is never held longer than that (alert ingestion
     waits for it). Batches follow each other for up to ``iteration`` seconds; then the caller
-    sends the deliveries they made, so in a storm of steps pages still go out every half second.
+    sends the deliveries they made, so in a storm of steps pages still go out every
+    ``ITERATION_SECONDS``.
     """
     if budget is None:
         budget = (
