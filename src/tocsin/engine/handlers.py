@@ -6,12 +6,19 @@ from collections.abc import Callable
 
 from tocsin.alerts.services import alert_process
 from tocsin.engine.models import Timer
-from tocsin.escalation.services import ACK_TIMEOUT, STEP, escalation_ack_timeout, escalation_step
+from tocsin.escalation.services import (
+    ACK_TIMEOUT,
+    STEP,
+    escalation_ack_timeout,
+    escalation_step,
+    escalation_steps,
+)
 from tocsin.incidents.policy import STEP as POLICY_STEP
 from tocsin.incidents.policy import UPDATE_DUE, policy_step_fire, policy_update_due
 from tocsin.statuspage.handlers import HANDLERS as STATUSPAGE_HANDLERS
 
 Handler = Callable[[Timer], None]
+BatchHandler = Callable[[list[Timer]], None]
 
 
 def _alert_process(timer: Timer) -> None:
@@ -45,4 +52,10 @@ HANDLERS: dict[str, Handler] = {
     POLICY_STEP: _policy_step,
     UPDATE_DUE: _policy_update_due,
     **STATUSPAGE_HANDLERS,
+}
+
+# Kinds that also run set-based: the worker hands consecutive claimed timers of the kind to
+# this in one call (one savepoint); it falls back to HANDLERS one by one if the call fails.
+BATCH_HANDLERS: dict[str, BatchHandler] = {
+    STEP: escalation_steps,
 }

@@ -18,6 +18,11 @@ __all__ = ["CHANNEL", "LEASE"]
 LEASE = timedelta(seconds=60)
 
 
+class BatchUnsuitable(Exception):
+    """Raised by a batch handler for timers it cannot run together: the worker runs them one
+    by one instead."""
+
+
 def wake_worker() -> None:
     """Wake sleeping workers when the current transaction commits (see ``engine.wake``)."""
     wake_workers()
@@ -55,6 +60,16 @@ def timer_schedule(
     if timer.due_at <= timezone.now():
         wake_worker()
     return timer
+
+
+def timers_insert(timers: list[Timer]) -> None:
+    """Insert keyed timers built by a worker batch; one whose key exists already is skipped,
+    as ``timer_schedule`` skips it."""
+    if not timers:
+        return
+    Timer.objects.bulk_create(timers, ignore_conflicts=True)
+    if min(t.due_at for t in timers) <= timezone.now():
+        wake_worker()
 
 
 def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any], str]]) -> None:
@@ -171,6 +186,14 @@ def timer_finish(*, timer_id: int, token: uuid.UUID, now: datetime) -> bool:
     return (
         Timer.objects.filter(id=timer_id, token=token, done_at__isnull=True).update(done_at=now)
         == 1
+    )
+
+
+def timers_finish(*, timer_ids: list[int], token: uuid.UUID, now: datetime) -> int:
+    """Mark claimed timers done; returns how many still carried ``token`` (all, unless a claim
+    was lost: the caller then rolls the whole group back)."""
+    return Timer.objects.filter(id__in=timer_ids, token=token, done_at__isnull=True).update(
+        done_at=now
     )
 
 

@@ -20,16 +20,18 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from tocsin.dbwrite import atomic_polling, contention
-from tocsin.engine.handlers import HANDLERS
+from tocsin.engine.handlers import BATCH_HANDLERS, HANDLERS
 from tocsin.engine.memo import batch_memo
 from tocsin.engine.models import Timer, WorkerHeartbeat
 from tocsin.engine.selectors import due_lanes, next_due_at, overdue_work
 from tocsin.engine.services import (
     CHANNEL,
+    BatchUnsuitable,
     timer_claim,
     timer_finish,
     timer_retry_later,
     timers_claim_due,
+    timers_finish,
 )
 from tocsin.engine.wake import WakeSocket
 from tocsin.notifications.sender import deliveries_send_due
@@ -98,6 +100,44 @@ def _run_claimed(timer: Timer, token: uuid.UUID) -> bool:
     return True
 
 
+def _groups(timers: list[Timer]) -> list[list[Timer]]:
+    """Consecutive timers of a kind that runs set-based (``BATCH_HANDLERS``) form one group;
+    every other timer is a group of its own. The claim order (fairness) is kept."""
+    groups: list[list[Timer]] = []
+    for timer in timers:
+        if groups and timer.kind in BATCH_HANDLERS and groups[-1][-1].kind == timer.kind:
+            groups[-1].append(timer)
+        else:
+            groups.append([timer])
+    return groups
+
+
+def _run_claimed_group(timers: list[Timer], token: uuid.UUID) -> int:
+    """Run a group set-based in one savepoint; if that fails (a handler error, a lost claim,
+    timers the handler cannot combine), run its timers one by one so only a failing one is
+    retried later. Returns how many completed."""
+    handler = BATCH_HANDLERS.get(timers[0].kind)
+    if handler is None or len(timers) == 1:
+        return sum(_run_claimed(timer, token) for timer in timers)
+    try:
+        with transaction.atomic():
+            handler(timers)
+            ids = [timer.id for timer in timers]
+            if timers_finish(timer_ids=ids, token=token, now=timezone.now()) != len(ids):
+                raise _LostClaim
+        return len(timers)
+    except BatchUnsuitable:
+        pass
+    except Exception:
+        log.warning(
+            "%d %s timers failed together; running them one by one",
+            len(timers),
+            timers[0].kind,
+            exc_info=True,
+        )
+    return sum(_run_claimed(timer, token) for timer in timers)
+
+
 def run_timers(
     *, limit: int = BATCH, budget: float | None = None, iteration: float | None = None
 ) -> int:
@@ -130,9 +170,9 @@ def run_timers(
                 now=timezone.now(), limit=want, token=token, lanes=_lanes.current()
             )
             completed = ran = 0
-            for timer in claimed:
-                completed += _run_claimed(timer, token)
-                ran += 1
+            for group in _groups(claimed):
+                completed += _run_claimed_group(group, token)
+                ran += len(group)
                 if time.monotonic() - started > budget:
                     break
             return completed, ran, len(claimed)

@@ -37,7 +37,35 @@ def timeline_add(
     at: datetime | None = None,
 ) -> TimelineEvent:
     """Append an event to an incident's timeline."""
-    return TimelineEvent.objects.create(
+    event = timeline_event(
+        incident=incident,
+        kind=kind,
+        actor=actor,
+        actor_label=actor_label,
+        old=old,
+        new=new,
+        message=message,
+        data=data,
+        at=at,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def timeline_event(
+    *,
+    incident: Incident,
+    kind: str,
+    actor: User | None = None,
+    actor_label: str = "",
+    old: str = "",
+    new: str = "",
+    message: str = "",
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> TimelineEvent:
+    """A timeline event, not saved yet (``timeline_add`` saves one; batches bulk-insert)."""
+    return TimelineEvent(
         incident=incident,
         at=at or timezone.now(),
         kind=kind,

@@ -52,23 +52,29 @@ def delivery_create(
     only_if_triggered: bool = True,
 ) -> Delivery | None:
     """Create one delivery row; None if a row with this key already exists (idempotent)."""
+    return _insert_one(
+        Delivery(
+            key=key[:255],
+            incident=incident,
+            user=user,
+            contact_method=method,
+            transport=method.kind,
+            target=method.target,
+            kind=kind,
+            reason=reason[:500],
+            due_at=due_at,
+            only_if_triggered=only_if_triggered,
+        )
+    )
+
+
+def _insert_one(delivery: Delivery) -> Delivery | None:
     try:
         with transaction.atomic():
-            delivery = Delivery.objects.create(
-                key=key[:255],
-                incident=incident,
-                user=user,
-                contact_method=method,
-                transport=method.kind,
-                target=method.target,
-                kind=kind,
-                reason=reason[:500],
-                due_at=due_at,
-                only_if_triggered=only_if_triggered,
-            )
+            delivery.save(force_insert=True)
     except IntegrityError:
         return None
-    if due_at <= timezone.now():
+    if delivery.due_at <= timezone.now():
         wake_worker()
     return delivery
 
@@ -89,27 +95,56 @@ def page_user(
     "page") stop once someone acknowledges; policy notices (stakeholders added, breaches,
     reminders) go out whatever the status.
     """
+    rows = page_rows(
+        incident=incident, user=user, step_key=step_key, reason=reason, now=now, kind=kind
+    )
+    return [row for row in rows if _insert_one(row) is not None]
+
+
+def page_rows(
+    *,
+    incident: Incident,
+    user: User,
+    step_key: str,
+    reason: str,
+    now: datetime | None = None,
+    kind: str = "page",
+) -> list[Delivery]:
+    """The deliveries ``page_user`` creates, not saved yet (worker batches bulk-insert them
+    with ``deliveries_insert``); a failing contact method is replaced by the next working one."""
     now = now or timezone.now()
-    created = []
+    rows = []
     for after, method in _rules(user):
         if method.status == ContactMethod.Status.FAILING:
             replacement = _fallback(method)
             if replacement is None:
                 continue
             method = replacement
-        delivery = delivery_create(
-            key=f"{kind}:{incident.pk}:{step_key}:{user.pk}:{method.pk}:{after}",
-            incident=incident,
-            user=user,
-            method=method,
-            due_at=now + timedelta(seconds=after),
-            reason=reason,
-            kind=kind,
-            only_if_triggered=kind == "page",
+        rows.append(
+            Delivery(
+                key=f"{kind}:{incident.pk}:{step_key}:{user.pk}:{method.pk}:{after}"[:255],
+                incident=incident,
+                user=user,
+                contact_method=method,
+                transport=method.kind,
+                target=method.target,
+                kind=kind,
+                reason=reason[:500],
+                due_at=now + timedelta(seconds=after),
+                only_if_triggered=kind == "page",
+            )
         )
-        if delivery is not None:
-            created.append(delivery)
-    return created
+    return rows
+
+
+def deliveries_insert(rows: list[Delivery]) -> None:
+    """Insert deliveries, skipping any whose key exists already (a step run again after a
+    crash pages nobody twice); wake the sender when some are due now."""
+    if not rows:
+        return
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    if min(row.due_at for row in rows) <= timezone.now():
+        wake_worker()
 
 
 def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
