@@ -36,6 +36,9 @@ CONNECTIONS = 256
 WEB = "tocsin web (granian)"
 NGINX = "nginx (static export)"
 PATHS = ("/status/api/v2/summary.json", "/status/")
+# Each path is measured as wrk asks by default (no Accept-Encoding: the full body) and as
+# browsers and HTTP libraries ask (Accept-Encoding: gzip: the compressed body).
+ENCODINGS = ("identity", "gzip")
 
 SEED = """
 import django, os
@@ -70,6 +73,7 @@ services.component_set_status(component=Component.objects.get(name="Component 5"
 class Result:
     server: str
     path: str
+    encoding: str
     rps: float
     p50_ms: float
     p99_ms: float
@@ -101,11 +105,12 @@ def _percentile(out: str, percent: int) -> float:
 
 
 def wrk(
-    url: str, *, seconds: int, connections: int = CONNECTIONS
+    url: str, *, seconds: int, connections: int = CONNECTIONS, encoding: str = "identity"
 ) -> tuple[float, float, float, int, int]:
     """(requests/s, p50 ms, p99 ms, non-2xx/3xx + socket errors, requests) from one wrk run."""
+    header = [] if encoding == "identity" else ["-H", f"Accept-Encoding: {encoding}"]
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *header, url],
         capture_output=True,
         text=True,
         check=True,
@@ -175,6 +180,7 @@ def _nginx_location(root: Path) -> str:
         location /status/ {{
               alias {root}/;
               index index.html;
+              gzip_static on;
               add_header Cache-Control "public, max-age=10";
               location /status/api/ {{
                 add_header Access-Control-Allow-Origin "*";
@@ -198,10 +204,14 @@ def env_for(data: Path, export: Path) -> dict[str, str]:
 def measure(server: str, base: str, seconds: int) -> list[Result]:
     results = []
     for path in PATHS:
-        wrk(base + path, seconds=2)  # warm up
-        rps, p50, p99, errors, n = wrk(base + path, seconds=seconds)
-        results.append(Result(server, path, rps, p50, p99, errors, n))
-        print(f"  {server:<22} {path:<30} {rps:>9.0f} req/s  p99 {p99:6.1f} ms  errors {errors}")
+        for encoding in ENCODINGS:
+            wrk(base + path, seconds=2, encoding=encoding)  # warm up
+            rps, p50, p99, errors, n = wrk(base + path, seconds=seconds, encoding=encoding)
+            results.append(Result(server, path, encoding, rps, p50, p99, errors, n))
+            print(
+                f"  {server:<22} {path:<30} {encoding:<8} {rps:>9.0f} req/s  p99 {p99:6.1f} ms  "
+                f"errors {errors}"
+            )
     return results
 
 
@@ -289,22 +299,22 @@ def run(seconds: int, out: Path) -> None:
 
 
 def write_report(out: Path, results: list[Result], facts: dict[str, Any], seconds: int) -> None:
-    by = {(r.server, r.path): r for r in results}
+    by = {(r.server, r.path, r.encoding): r for r in results}
     lines = [
         "# Status page benchmark",
         "",
         f"`python -m bench.statuspage` on {os.cpu_count()} CPUs (wrk on the same machine, "
         f"2 threads, {CONNECTIONS} connections, {seconds} s per run, SQLite).",
         "",
-        "| server | path | req/s | p50 ms | p99 ms | errors | vs nginx |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| server | path | Accept-Encoding | req/s | p50 ms | p99 ms | errors | vs nginx |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        ref = by.get((NGINX, r.path))
+        ref = by.get((NGINX, r.path, r.encoding))
         ratio = f"{r.rps / ref.rps:.2f}" if ref else "-"
         lines.append(
-            f"| {r.server} | `{r.path}` | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-            f"{r.errors} | {ratio} |"
+            f"| {r.server} | `{r.path}` | {r.encoding} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {r.errors} | {ratio} |"
         )
     change = facts.get("change_seconds", float("inf"))
     lines += [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from typing import Any
 
 import httpx
@@ -117,21 +118,67 @@ def _asgi_get(app: StatusPageApp, path: str, **headers: str) -> httpx.Response:
     return asyncio.run(go())
 
 
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
 def test_the_lean_asgi_path_serves_the_same_bytes_and_headers(
-    client: Client, components: dict[str, Component]
+    client: Client, components: dict[str, Component], encoding: str
 ) -> None:
-    served = client.get(SUMMARY)
+    served = client.get(SUMMARY, HTTP_ACCEPT_ENCODING=encoding)
 
     async def django_app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("the lean path should have answered")
 
     app = StatusPageApp(django_app, refresher=_NoThread())  # type: ignore[arg-type]
-    response = _asgi_get(app, SUMMARY)
+    response = _asgi_get(app, SUMMARY, **{"Accept-Encoding": encoding})
     assert response.status_code == 200
-    assert response.content == served.content
-    for header in ("ETag", "Last-Modified", "Cache-Control", "Access-Control-Allow-Origin"):
-        assert response.headers[header] == served[header]
-    assert _asgi_get(app, SUMMARY, **{"If-None-Match": served["ETag"]}).status_code == 304
+    # httpx undoes the gzip encoding; Django's test client does not.
+    assert response.content == (
+        gzip.decompress(served.content) if encoding == "gzip" else served.content
+    )
+    for header in (
+        "ETag",
+        "Last-Modified",
+        "Cache-Control",
+        "Access-Control-Allow-Origin",
+        "Vary",
+        "Content-Length",
+    ):
+        assert response.headers[header] == served[header], header
+    assert response.headers.get("Content-Encoding") == served.get("Content-Encoding")
+    assert (
+        _asgi_get(
+            app, SUMMARY, **{"If-None-Match": served["ETag"], "Accept-Encoding": encoding}
+        ).status_code
+        == 304
+    )
+
+
+def test_clients_that_accept_gzip_get_the_compressed_body(
+    client: Client, components: dict[str, Component]
+) -> None:
+    plain = client.get("/status/", HTTP_ACCEPT_ENCODING="identity")
+    packed = client.get("/status/", HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert "Content-Encoding" not in plain
+    assert packed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.content) == plain.content
+    assert len(packed.content) < len(plain.content) / 3
+    assert plain["Vary"] == packed["Vary"] == "Accept-Encoding"
+    assert packed["ETag"] != plain["ETag"]  # two representations, two strong validators
+    # Either validator means "unchanged".
+    for etag in (plain["ETag"], packed["ETag"]):
+        again = client.get("/status/", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=etag)
+        assert again.status_code == 304 and "Content-Encoding" not in again
+    refused = client.get("/status/", HTTP_ACCEPT_ENCODING="gzip;q=0, *;q=1")
+    assert "Content-Encoding" not in refused and refused.content == plain.content
+    starred = client.get("/status/", HTTP_ACCEPT_ENCODING="*")
+    assert starred["Content-Encoding"] == "gzip"
+
+
+def test_small_documents_are_not_compressed(
+    client: Client, components: dict[str, Component]
+) -> None:
+    response = client.get("/status/api/v2/status.json", HTTP_ACCEPT_ENCODING="gzip")
+    assert len(response.content) < snapshot.GZIP_MIN_BYTES
+    assert "Content-Encoding" not in response and "Vary" not in response
 
 
 def test_the_lean_asgi_path_hands_forms_and_misses_to_django(

@@ -79,7 +79,7 @@ class StatusPageApp:
     def __init__(self, app: ASGIApp, *, refresher: Refresher | None = None) -> None:
         self.app = app
         self.refresher = refresher or Refresher()
-        self._headers: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
+        self._headers: dict[tuple[str, bool], list[tuple[bytes, bytes]]] = {}
         self._headers_build = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,34 +98,44 @@ class StatusPageApp:
             await self.app(scope, receive, send)  # first request, 404s and bad hosts: Django
             return
         request_headers = dict(scope["headers"])
+        body, gzipped = serving.representation(
+            file, request_headers.get(b"accept-encoding", b"").decode("latin-1")
+        )
         if serving.not_modified(
             site,
             file,
             request_headers.get(b"if-none-match", b"").decode("latin-1"),
             request_headers.get(b"if-modified-since", b"").decode("latin-1"),
         ):
-            headers = [h for h in self._encoded(site, path, file) if h[0] != b"content-type"]
+            headers = [
+                h
+                for h in self._encoded(site, path, file, body, gzipped)
+                if h[0] not in (b"content-type", b"content-length", b"content-encoding")
+            ]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        headers = self._encoded(site, path, file)
+        headers = self._encoded(site, path, file, body, gzipped)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        body = b"" if scope["method"] == "HEAD" else file.body
-        await send({"type": "http.response.body", "body": body})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
 
     def close(self) -> None:
         """Stop the refresher thread (at server shutdown, see ``tocsin.asgi``)."""
         self.refresher.close()
 
-    def _encoded(self, site: Site, path: str, file: Any) -> list[tuple[bytes, bytes]]:
-        """Response headers, encoded once per build and path."""
+    def _encoded(
+        self, site: Site, path: str, file: Any, body: bytes, gzipped: bool
+    ) -> list[tuple[bytes, bytes]]:
+        """Response headers, encoded once per build, path and representation."""
         if self._headers_build != site.build:
             self._headers, self._headers_build = {}, site.build
-        key = (site.build, path)
+        key = (path, gzipped)
         cached = self._headers.get(key)
         if cached is None:
-            pairs = serving.headers(site, file, is_api=path.startswith("api/"))
-            pairs.append(("Content-Length", str(len(file.body))))
+            pairs = serving.headers(site, file, is_api=path.startswith("api/"), gzipped=gzipped)
+            pairs.append(("Content-Length", str(len(body))))
             cached = [(k.lower().encode(), v.encode("latin-1")) for k, v in pairs]
             self._headers[key] = cached
         return cached

@@ -30,6 +30,7 @@ def site_file(request: HttpRequest, path: str = "") -> HttpResponseBase:
     is_api = path.startswith("api/")
     if request.method == "OPTIONS":
         return _preflight()
+    body, gzipped = serving.representation(file, request.headers.get("Accept-Encoding", ""))
     if serving.not_modified(
         site,
         file,
@@ -38,11 +39,12 @@ def site_file(request: HttpRequest, path: str = "") -> HttpResponseBase:
     ):
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(file.body)
-    for name, value in serving.headers(site, file, is_api=is_api):
+        response = HttpResponse(body)
+    for name, value in serving.headers(site, file, is_api=is_api, gzipped=gzipped):
         response.headers[name] = value
     if response.status_code == 304:
         del response.headers["Content-Type"]
+        response.headers.pop("Content-Encoding", None)
     return response
 
 
