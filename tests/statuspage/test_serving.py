@@ -196,3 +196,21 @@ def test_the_lean_asgi_path_hands_forms_and_misses_to_django(
     _asgi_get(app, "/status/api/v2/missing.json")
     _asgi_get(app, "/incidents/")
     assert seen == ["/status/api/v2/missing.json", "/incidents/"]
+
+
+def test_the_lean_asgi_path_leaves_a_host_it_does_not_serve_to_django(
+    components: dict[str, Component], client: Client, settings: Any
+) -> None:
+    client.get(SUMMARY)
+    settings.ALLOWED_HOSTS = ["status.example.com"]
+    seen: list[str] = []
+
+    async def django_app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(dict(scope["headers"])[b"host"].decode())
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = StatusPageApp(django_app, refresher=_NoThread())
+    assert _asgi_get(app, SUMMARY, Host="evil.example.net").status_code == 400
+    assert _asgi_get(app, SUMMARY, Host="status.example.com").status_code == 200
+    assert seen == ["evil.example.net"]

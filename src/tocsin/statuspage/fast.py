@@ -94,18 +94,28 @@ class StatusPageApp:
         site = cache.site
         path = scope["path"][len(PREFIX) :]
         file = site.get(path) if site is not None else None
-        if site is None or file is None or not _host_ok(scope):
+        # One pass over the request headers (this runs for every page view of an outage).
+        host = accept = if_none_match = if_modified_since = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"accept-encoding":
+                accept = value
+            elif name == b"if-none-match":
+                if_none_match = value
+            elif name == b"if-modified-since":
+                if_modified_since = value
+        if site is None or file is None or (host is not None and not _host_ok(host)):
             await self.app(scope, receive, send)  # first request, 404s and bad hosts: Django
             return
-        request_headers = dict(scope["headers"])
-        body, gzipped = serving.representation(
-            file, request_headers.get(b"accept-encoding", b"").decode("latin-1")
-        )
-        if serving.not_modified(
+        body, gzipped = file.body, False
+        if file.gzip is not None and accept is not None and _accepts_gzip(accept):
+            body, gzipped = file.gzip, True
+        if (if_none_match or if_modified_since) and serving.not_modified(
             site,
             file,
-            request_headers.get(b"if-none-match", b"").decode("latin-1"),
-            request_headers.get(b"if-modified-since", b"").decode("latin-1"),
+            (if_none_match or b"").decode("latin-1"),
+            (if_modified_since or b"").decode("latin-1"),
         ):
             headers = [
                 h
@@ -144,15 +154,25 @@ class StatusPageApp:
 _HOSTS: dict[bytes, bool] = {}
 
 
-def _host_ok(scope: Scope) -> bool:
+def _host_ok(value: bytes) -> bool:
     """Django's ALLOWED_HOSTS check, remembered per Host value (a bad host goes to Django)."""
-    for name, value in scope["headers"]:
-        if name == b"host":
-            ok = _HOSTS.get(value)
-            if ok is None:
-                domain, _port = split_domain_port(value.decode("latin-1"))
-                ok = bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
-                if len(_HOSTS) < 1000:
-                    _HOSTS[value] = ok
-            return ok
-    return True
+    ok = _HOSTS.get(value)
+    if ok is None:
+        domain, _port = split_domain_port(value.decode("latin-1"))
+        ok = bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+        if len(_HOSTS) < 1000:
+            _HOSTS[value] = ok
+    return ok
+
+
+_GZIP: dict[bytes, bool] = {}
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    """``serving.accepts_gzip``, remembered per Accept-Encoding value (browsers send a few)."""
+    ok = _GZIP.get(value)
+    if ok is None:
+        ok = serving.accepts_gzip(value.decode("latin-1"))
+        if len(_GZIP) < 1000:
+            _GZIP[value] = ok
+    return ok

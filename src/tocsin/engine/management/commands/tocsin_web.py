@@ -50,11 +50,12 @@ BACKLOG = 4096  # pending connections the kernel keeps for us (a burst of client
 # Connections a process serves at once (granian's "backpressure"); more wait, unanswered, in the
 # accept queue. As many as the backlog: an outage brings thousands of keep-alive clients.
 BACKPRESSURE = BACKLOG
-# granian drives each request's coroutine from Rust instead of wrapping it in an asyncio Task
-# (Python < 3.12 only; granian falls back to asyncio on newer Pythons). Measured with wrk at
-# 256 connections on 2 cores: summary.json 19,000-22,000 -> 26,000-27,000 req/s, p99 21-24 ->
-# 17-20 ms; the test suite, the end-to-end tests and smoke.sh pass unchanged.
-TASK_IMPL = TaskImpl.rust
+# granian's Rust task implementation (Python < 3.12) was measured and rejected: summary.json
+# went from 19,000-22,000 to 26,000-27,000 req/s (p99 21-24 -> 17-20 ms), but the web
+# process's memory grew with every request served (ingestion, 20 s at ~2,100 alerts/s: 193 MiB
+# against 99 MiB with asyncio tasks; 435 MiB web + worker in the 2-minute benchmark), with
+# the collector's thresholds lowered too. Memory must not grow with traffic.
+TASK_IMPL = TaskImpl.asyncio
 GC_THRESHOLDS = (10_000, 50, 100)  # see _tune_gc
 GRACE_SECONDS = 10.0  # after a stop signal, how long requests in flight may take to finish
 
