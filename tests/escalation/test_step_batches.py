@@ -175,3 +175,33 @@ def test_a_failing_batch_leaves_nothing_and_its_timers_run_one_by_one(
     assert not Timer.objects.filter(key="written-by-the-failed-batch").exists()
     failed = Timer.objects.get(kind="test.kind", done_at__isnull=True)
     assert failed.payload == {"n": 2} and failed.attempts == 1
+
+
+def test_steps_claimed_between_other_timers_still_run_together(
+    checkout: Service, batch_calls: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a storm the claim order interleaves alert processing and steps (round robin)."""
+    seen: list[int] = []
+    monkeypatch.setitem(handlers.HANDLERS, "test.record", lambda t: seen.append(t.payload["n"]))
+    with time_machine.travel(T0, tick=False):
+        for n in range(3):
+            incident_create(title=f"Down {n}", severity="P1", service=checkout)
+            timer_schedule(kind="test.record", due_at=T0, payload={"n": n})
+        assert run_timers(budget=10.0) == 6
+    assert batch_calls == [3] and seen == [0, 1, 2]
+    assert TimelineEvent.objects.filter(kind="paged").count() == 3
+
+
+def test_a_batch_reads_the_policy_once_and_every_incident_gets_its_own_copy(
+    django_assert_num_queries: Any,
+) -> None:
+    from tocsin.engine.memo import batch_memo
+    from tocsin.incidents.policy import policy_snapshot_build
+
+    with batch_memo():
+        first = policy_snapshot_build()
+        with django_assert_num_queries(0):
+            second = policy_snapshot_build()
+    assert first == second and first is not second
+    first["severities"]["P9"] = {"name": "P9"}
+    assert "P9" not in second["severities"]

@@ -101,14 +101,19 @@ def _run_claimed(timer: Timer, token: uuid.UUID) -> bool:
 
 
 def _groups(timers: list[Timer]) -> list[list[Timer]]:
-    """Consecutive timers of a kind that runs set-based (``BATCH_HANDLERS``) form one group;
-    every other timer is a group of its own. The claim order (fairness) is kept."""
+    """The timers of a kind that runs set-based (``BATCH_HANDLERS``) form one group, run where
+    the first of them stands in the claim order (fairness); every other timer is a group of
+    its own. (In a storm the claim order interleaves alert processing and escalation steps.)"""
     groups: list[list[Timer]] = []
+    by_kind: dict[str, list[Timer]] = {}
     for timer in timers:
-        if groups and timer.kind in BATCH_HANDLERS and groups[-1][-1].kind == timer.kind:
-            groups[-1].append(timer)
-        else:
+        if timer.kind not in BATCH_HANDLERS:
             groups.append([timer])
+        elif (group := by_kind.get(timer.kind)) is not None:
+            group.append(timer)
+        else:
+            by_kind[timer.kind] = [timer]
+            groups.append(by_kind[timer.kind])
     return groups
 
 

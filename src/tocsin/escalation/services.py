@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tocsin.accounts.models import User
-from tocsin.engine.memo import batch_now
+from tocsin.engine.memo import batch_now, memoized
 from tocsin.engine.models import Timer
 from tocsin.engine.services import BatchUnsuitable, service_lane, timer_schedule, timers_insert
 from tocsin.escalation.models import EscalationPolicy, EscalationRun
@@ -73,7 +74,8 @@ def escalation_start(*, incident: Incident, at: datetime | None = None) -> Escal
         return None
     if not service.escalation_policy:
         return None
-    policy = EscalationPolicy.objects.filter(name=service.escalation_policy).first()
+    name = service.escalation_policy
+    policy, snapshot = memoized(("escalation_policy", name), lambda: _policy_and_snapshot(name))
     if policy is None:
         timeline_add(
             incident=incident,
@@ -89,13 +91,19 @@ def escalation_start(*, incident: Incident, at: datetime | None = None) -> Escal
         incident=incident,
         defaults={
             "policy_name": policy.name,
-            "snapshot": policy_snapshot(policy=policy),
+            "snapshot": copy.deepcopy(snapshot),
             "started_at": at,
         },
     )
     if created:
         _schedule_step(incident=incident, level=0, iteration=0, due_at=first_page)
     return run
+
+
+def _policy_and_snapshot(name: str) -> tuple[EscalationPolicy | None, dict[str, Any]]:
+    """A policy and its snapshot, read once per worker batch."""
+    policy = EscalationPolicy.objects.filter(name=name).first()
+    return policy, policy_snapshot(policy=policy) if policy is not None else {}
 
 
 def _first_page_time(incident: Incident, at: datetime) -> datetime | None:

@@ -7,6 +7,7 @@ its ``until`` milestone and the generation (a severity change re-plans under a n
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from tocsin.accounts.models import User
+from tocsin.engine.memo import memoized
 from tocsin.engine.services import service_lane, timer_schedule
 from tocsin.escalation.selectors import resolve_target
 from tocsin.incidents.models import ChecklistItem, Incident, IncidentRole
@@ -41,7 +43,15 @@ PHASE_MILESTONE = {
 
 
 def policy_snapshot_build() -> dict[str, Any]:
-    """The policy as data: severities, calendar, incident roles, checklists (DESIGN rule 5)."""
+    """The policy as data: severities, calendar, incident roles, checklists (DESIGN rule 5).
+
+    Read once per worker batch (a storm opens many incidents under one policy); each incident
+    gets its own copy, free to change.
+    """
+    return copy.deepcopy(memoized(("policy_snapshot",), _policy_snapshot_read))
+
+
+def _policy_snapshot_read() -> dict[str, Any]:
     sections = dict(ConfigSection.objects.values_list("name", "data"))
     cal = WorkCalendar.current()
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tocsin.engine.memo import memoized
 from tocsin.policy.config.export import config_export
 from tocsin.policy.config.loader import config_parse
 from tocsin.policy.models import Severity
@@ -18,7 +19,7 @@ def severity_rank(name: str) -> int:
 
 
 def _ranks() -> dict[str, int]:
-    return dict(Severity.objects.values_list("name", "rank"))
+    return memoized(("severity_ranks",), lambda: dict(Severity.objects.values_list("name", "rank")))
 
 
 def severity_names() -> list[str]:

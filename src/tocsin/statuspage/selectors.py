@@ -6,9 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Q
-
 from tocsin.alerts.models import Service
+from tocsin.engine.memo import memoized
 from tocsin.statuspage.models import (
     Component,
     ComponentStatus,
@@ -43,18 +42,25 @@ def maintenance_silencing(*, service: Service, at: datetime) -> ScheduledMainten
     In progress, or scheduled with ``at`` inside its window (the worker may start it a moment
     late; the window is what the operator announced).
     """
-    return (
-        ScheduledMaintenance.objects.filter(services=service)
-        .filter(
-            Q(status=ScheduledMaintenance.Status.IN_PROGRESS)
-            | Q(
-                status=ScheduledMaintenance.Status.SCHEDULED,
-                scheduled_for__lte=at,
-                scheduled_until__gt=at,
-            )
-        )
-        .order_by("scheduled_for", "id")
-        .first()
+    for maintenance in memoized(("maintenances", service.pk), lambda: _open_maintenances(service)):
+        if maintenance.status == ScheduledMaintenance.Status.IN_PROGRESS or (
+            maintenance.scheduled_for <= at < maintenance.scheduled_until
+        ):
+            return maintenance
+    return None
+
+
+def _open_maintenances(service: Service) -> list[ScheduledMaintenance]:
+    """The service's maintenances in progress or still to come, in window order (read once
+    per worker batch: a storm of one service's alerts asks for each of them)."""
+    return list(
+        ScheduledMaintenance.objects.filter(
+            services=service,
+            status__in=[
+                ScheduledMaintenance.Status.IN_PROGRESS,
+                ScheduledMaintenance.Status.SCHEDULED,
+            ],
+        ).order_by("scheduled_for", "id")
     )
 
 
