@@ -54,7 +54,8 @@ BACKPRESSURE = BACKLOG
 # went from 19,000-22,000 to 26,000-27,000 req/s (p99 21-24 -> 17-20 ms), but the web
 # process's memory grew with every request served (ingestion, 20 s at ~2,100 alerts/s: 193 MiB
 # against 99 MiB with asyncio tasks; 435 MiB web + worker in the 2-minute benchmark), with
-# the collector's thresholds lowered too. Memory must not grow with traffic.
+# the collector's thresholds lowered too. Memory must not grow with traffic. (Session 2 found
+# the cause: a Django request's coroutine is never resumed once it awaited a thread.)
 TASK_IMPL = TaskImpl.asyncio
 GC_THRESHOLDS = (10_000, 50, 100)  # see _tune_gc
 GRACE_SECONDS = 10.0  # after a stop signal, how long requests in flight may take to finish
