@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
@@ -24,30 +24,21 @@ class IncidentError(Exception):
     """A requested change does not fit the incident's state (answered 409 by the API)."""
 
 
-def timeline_add(
-    *,
-    incident: Incident,
-    kind: str,
-    actor: User | None = None,
-    actor_label: str = "",
-    old: str = "",
-    new: str = "",
-    message: str = "",
-    data: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> TimelineEvent:
+class EventFields(TypedDict, total=False):
+    """The optional fields of a timeline event (``timeline_add``, ``timeline_event``)."""
+
+    actor: User | None
+    actor_label: str
+    old: str
+    new: str
+    message: str
+    data: dict[str, Any] | None
+    at: datetime | None
+
+
+def timeline_add(*, incident: Incident, kind: str, **fields: Unpack[EventFields]) -> TimelineEvent:
     """Append an event to an incident's timeline."""
-    event = timeline_event(
-        incident=incident,
-        kind=kind,
-        actor=actor,
-        actor_label=actor_label,
-        old=old,
-        new=new,
-        message=message,
-        data=data,
-        at=at,
-    )
+    event = timeline_event(incident=incident, kind=kind, **fields)
     event.save(force_insert=True)
     return event
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NotRequired, TypedDict, Unpack
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,7 +41,25 @@ def _fallback(method: ContactMethod) -> ContactMethod | None:
     )
 
 
-def delivery_create(
+class RowFields(TypedDict):
+    """A delivery to one of a person's contact methods (``delivery_create``, ``_row``)."""
+
+    key: str
+    incident: Incident | None
+    user: User
+    method: ContactMethod
+    due_at: datetime
+    reason: str
+    kind: NotRequired[str]
+    only_if_triggered: NotRequired[bool]
+
+
+def delivery_create(**fields: Unpack[RowFields]) -> Delivery | None:
+    """Create one delivery row; None if a row with this key already exists (idempotent)."""
+    return _insert_one(_row(**fields))
+
+
+def _row(
     *,
     key: str,
     incident: Incident | None,
@@ -50,21 +69,19 @@ def delivery_create(
     reason: str,
     kind: str = "page",
     only_if_triggered: bool = True,
-) -> Delivery | None:
-    """Create one delivery row; None if a row with this key already exists (idempotent)."""
-    return _insert_one(
-        Delivery(
-            key=key[:255],
-            incident=incident,
-            user=user,
-            contact_method=method,
-            transport=method.kind,
-            target=method.target,
-            kind=kind,
-            reason=reason[:500],
-            due_at=due_at,
-            only_if_triggered=only_if_triggered,
-        )
+) -> Delivery:
+    """A delivery to one of a person's contact methods, not saved yet."""
+    return Delivery(
+        key=key[:255],
+        incident=incident,
+        user=user,
+        contact_method=method,
+        transport=method.kind,
+        target=method.target,
+        kind=kind,
+        reason=reason[:500],
+        due_at=due_at,
+        only_if_triggered=only_if_triggered,
     )
 
 
@@ -79,15 +96,18 @@ def _insert_one(delivery: Delivery) -> Delivery | None:
     return delivery
 
 
-def page_user(
-    *,
-    incident: Incident,
-    user: User,
-    step_key: str,
-    reason: str,
-    now: datetime | None = None,
-    kind: str = "page",
-) -> list[Delivery]:
+class PageFields(TypedDict):
+    """What a page is (``page_user``, ``page_rows``)."""
+
+    incident: Incident
+    user: User
+    step_key: str
+    reason: str
+    now: NotRequired[datetime | None]
+    kind: NotRequired[str]
+
+
+def page_user(**page: Unpack[PageFields]) -> list[Delivery]:
     """Page a person for an incident through their rules (email now, chat after 2 min ...).
 
     ``step_key`` names the escalation step (token, iteration, level), so a step that runs twice
@@ -95,10 +115,7 @@ def page_user(
     "page") stop once someone acknowledges; policy notices (stakeholders added, breaches,
     reminders) go out whatever the status.
     """
-    rows = page_rows(
-        incident=incident, user=user, step_key=step_key, reason=reason, now=now, kind=kind
-    )
-    return [row for row in rows if _insert_one(row) is not None]
+    return [row for row in page_rows(**page) if _insert_one(row) is not None]
 
 
 def page_rows(
@@ -121,16 +138,14 @@ def page_rows(
                 continue
             method = replacement
         rows.append(
-            Delivery(
-                key=f"{kind}:{incident.pk}:{step_key}:{user.pk}:{method.pk}:{after}"[:255],
+            _row(
+                key=f"{kind}:{incident.pk}:{step_key}:{user.pk}:{method.pk}:{after}",
                 incident=incident,
                 user=user,
-                contact_method=method,
-                transport=method.kind,
-                target=method.target,
-                kind=kind,
-                reason=reason[:500],
+                method=method,
                 due_at=now + timedelta(seconds=after),
+                reason=reason,
+                kind=kind,
                 only_if_triggered=kind == "page",
             )
         )
