@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -100,3 +101,30 @@ def test_a_storm_to_some_people_does_not_hold_back_a_page_to_another(noisy: Serv
         # Room for two deliveries only: still one message each, Carol's included.
         assert deliveries_send_due(limit=2) == 6
     assert sorted(m.to[0] for m in mail.outbox) == ["bob@example.com", "carol@example.com"]
+
+
+def test_a_bundle_is_claimed_at_once_and_skips_what_another_worker_took(
+    noisy: Service, django_assert_max_num_queries: Any
+) -> None:
+    from tocsin.notifications import sender
+
+    with time_machine.travel(T0, tick=False):
+        for n in range(20):
+            incident_create(title=f"disk {n} full", service=noisy)
+        worker.run_timers()
+        loaded = list(Delivery.objects.select_related("incident").order_by("id"))
+        # Another worker claimed one of them in between (its lease moved it out of reach).
+        taken = loaded[5]
+        Delivery.objects.filter(pk=taken.pk).update(attempts=1, due_at=T0 + sender.LEASE)
+        with django_assert_max_num_queries(1):
+            wanted = sender._claim_group(loaded, T0)
+    assert [d.pk for d in wanted] == [d.pk for d in loaded if d.pk != taken.pk]
+    assert all(d.attempts == 1 for d in wanted)
+    rows = Delivery.objects.exclude(pk=taken.pk)
+    assert set(rows.values_list("attempts", "due_at")) == {(1, T0 + sender.LEASE)}
+    # The outcome is recorded on ours only, fenced by the attempt each claim counted.
+    Delivery.objects.filter(pk=taken.pk).update(attempts=2)
+    with time_machine.travel(T0, tick=False):
+        assert sender._record(wanted, T0) == 19
+    assert Delivery.objects.filter(status="sent").count() == 19
+    assert Delivery.objects.get(pk=taken.pk).status == "pending"
