@@ -14,8 +14,10 @@ plus its worker, about 175 MiB idle; with granian's supervisor it was 253). ``--
 Options, as measured (README, "Serving"):
 
 * task implementation ``asyncio``: granian's ``rust`` one had a better p99 on the status page
-  but never resumed Django requests once they had awaited a thread (a suspended coroutine
-  leaked per Django request, and a graceful stop waited for them until the grace period ended);
+  (summary.json 26,000-27,000 req/s, p99 17-20 ms) but never resumed Django requests once they
+  had awaited a thread (a suspended coroutine leaked per Django request, and a graceful stop
+  waited for them until the grace period ended); the web process grew with traffic (193 MiB
+  against 99 MiB after 20 s of ingestion);
 * backpressure = backlog = 4096: granian's backpressure caps the *connections* a process
   accepts, not its requests; at 64 or 128, the other clients of a 256-connection run waited in
   the kernel's accept queue and were never served;
@@ -50,12 +52,6 @@ BACKLOG = 4096  # pending connections the kernel keeps for us (a burst of client
 # Connections a process serves at once (granian's "backpressure"); more wait, unanswered, in the
 # accept queue. As many as the backlog: an outage brings thousands of keep-alive clients.
 BACKPRESSURE = BACKLOG
-# granian's Rust task implementation (Python < 3.12) was measured and rejected: summary.json
-# went from 19,000-22,000 to 26,000-27,000 req/s (p99 21-24 -> 17-20 ms), but the web
-# process's memory grew with every request served (ingestion, 20 s at ~2,100 alerts/s: 193 MiB
-# against 99 MiB with asyncio tasks; 435 MiB web + worker in the 2-minute benchmark), with
-# the collector's thresholds lowered too. Memory must not grow with traffic. (Session 2 found
-# the cause: a Django request's coroutine is never resumed once it awaited a thread.)
 TASK_IMPL = TaskImpl.asyncio
 GC_THRESHOLDS = (10_000, 50, 100)  # see _tune_gc
 GRACE_SECONDS = 10.0  # after a stop signal, how long requests in flight may take to finish
@@ -166,6 +162,20 @@ def _tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _server_options() -> dict[str, Any]:
+    """What the embedded server and the supervisor share (see the module docstring)."""
+    return {
+        "interface": Interfaces.ASGI,
+        "websockets": False,
+        "backlog": BACKLOG,
+        "backpressure": BACKPRESSURE,
+        "task_impl": TASK_IMPL,
+        "http": HTTPModes.auto,
+        "log_level": _log_level(),
+        "log_dictconfig": _LOGGING,
+    }
+
+
 def _serve_embedded(host: str, port: int) -> bool:
     from tocsin.asgi import application  # the apps in front of Django, and Django itself
 
@@ -174,14 +184,7 @@ def _serve_embedded(host: str, port: int) -> bool:
         application,
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
-        websockets=False,
-        backlog=BACKLOG,
-        backpressure=BACKPRESSURE,
-        task_impl=TASK_IMPL,
-        http=HTTPModes.auto,
-        log_level=_log_level(),
-        log_dictconfig=_LOGGING,
+        **_server_options(),
     )
 
     async def serve() -> bool:
@@ -242,18 +245,11 @@ def _serve_processes(host: str, port: int, workers: int) -> None:
         TARGET,
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
         workers=workers,
         loop=Loops.uvloop,
         runtime_mode=RuntimeModes.st,  # one Rust thread per process: "mt" measured slower here
-        websockets=False,
-        backlog=BACKLOG,
-        backpressure=BACKPRESSURE,
-        task_impl=TASK_IMPL,
-        http=HTTPModes.auto,
         workers_kill_timeout=int(GRACE_SECONDS),
-        log_level=_log_level(),
-        log_dictconfig=_LOGGING,
+        **_server_options(),
     )
     server.serve()  # handles SIGINT/SIGTERM itself: returns once the workers have stopped
 
