@@ -205,3 +205,52 @@ def test_a_batch_reads_the_policy_once_and_every_incident_gets_its_own_copy(
     assert first == second and first is not second
     first["severities"]["P9"] = {"name": "P9"}
     assert "P9" not in second["severities"]
+
+
+def test_a_batch_claims_enough_to_run_set_based_even_when_timers_looked_slow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One slow timer must not shrink batches to one timer: a batch of one would run even the
+    set-based kinds one by one, at their one-by-one cost, and keep the estimate high."""
+    from tocsin.engine import worker
+
+    sizes: list[int] = []
+    monkeypatch.setitem(handlers.BATCH_HANDLERS, "test.kind", lambda ts: sizes.append(len(ts)))
+    monkeypatch.setitem(handlers.HANDLERS, "test.kind", lambda t: sizes.append(1))
+    monkeypatch.setattr(worker._cost, "seconds", 1.0)  # a second a timer, says the estimate
+    with time_machine.travel(T0, tick=False):
+        for n in range(worker.MIN_CLAIM):
+            timer_schedule(kind="test.kind", due_at=T0, payload={"n": n})
+        assert run_timers(budget=0.01, iteration=0.0) == worker.MIN_CLAIM
+    assert sizes == [worker.MIN_CLAIM]
+
+
+@pytest.mark.skipif(
+    "not __import__('django.db').db.connection.vendor == 'sqlite'",
+    reason="the write lock is shared with ingestion on SQLite only",
+)
+def test_while_ingestion_waits_for_the_lock_the_worker_pauses_between_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from tocsin.dbwrite import contention
+    from tocsin.engine import worker
+
+    def busy(timer: Timer) -> None:  # 2 ms of work
+        until = time.perf_counter() + 0.002
+        while time.perf_counter() < until:
+            pass
+
+    slept: list[float] = []
+    monkeypatch.setitem(handlers.HANDLERS, "test.kind", busy)
+    monkeypatch.setattr(worker.time, "sleep", slept.append)
+    monkeypatch.setattr(contention, "at", time.monotonic())  # the last BEGIN had to wait
+    with time_machine.travel(T0, tick=False):
+        for n in range(3 * worker.MIN_CLAIM - 4):
+            timer_schedule(kind="test.kind", due_at=T0, payload={"n": n})
+        assert run_timers(limit=worker.MIN_CLAIM, budget=10.0, iteration=10.0) == 44
+    # Three batches (16, 16, 12): a pause after each of the first two, as long as the batch
+    # held the lock (CONTENDED_SHARE 0.5); none after the last (nothing left to take).
+    assert len(slept) == 2
+    assert all(0.016 * 2 * worker.CONTENDED_SHARE <= s < 1.0 for s in slept), slept

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -18,14 +18,17 @@ from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
 from tocsin.engine.services import service_lane, timers_schedule_rows
 from tocsin.ids import new_public_id
-from tocsin.incidents.models import Incident
+from tocsin.incidents.models import Incident, TimelineEvent
 from tocsin.incidents.services import (
+    Opening,
     incident_acknowledge,
     incident_create,
     incident_open_for_group,
     incident_resolve,
     incident_set_severity,
+    incidents_open,
     timeline_add,
+    timeline_event,
 )
 from tocsin.policy.selectors import severity_rank
 
@@ -406,22 +409,36 @@ def _group_key(alert: Alert) -> str:
     return alert.group_key or f"alert:{alert.fingerprint}"
 
 
+def _opening(alert: Alert) -> Opening:
+    """The incident an alert opens when its group has none open."""
+    return Opening(
+        title=_incident_title(alert),
+        severity=alert.severity,
+        service=alert.service,
+        group_key=_group_key(alert),
+        actor_label=alert.integration.kind,
+        at=alert.first_seen,
+        reason=f"Opened by {alert.integration.kind} alert {alert.title!r}",
+    )
+
+
 def _attach(alert: Alert) -> Incident:
     """Find or open the incident for the alert's group, and link the alert to it."""
     service = alert.service
     group_key = _group_key(alert)
     incident = incident_open_for_group(service=service, group_key=group_key)
     if incident is None:
+        opening = _opening(alert)
         try:
             with transaction.atomic():
                 incident = incident_create(
-                    title=_incident_title(alert),
-                    severity=alert.severity,
+                    title=opening.title,
+                    severity=opening.severity,
                     service=service,
                     group_key=group_key,
-                    actor_label=alert.integration.kind,
-                    at=alert.first_seen,
-                    reason=f"Opened by {alert.integration.kind} alert {alert.title!r}",
+                    actor_label=opening.actor_label,
+                    at=opening.at,
+                    reason=opening.reason,
                 )
         except IntegrityError:
             # Another worker opened the group's incident first: join it.
@@ -430,28 +447,104 @@ def _attach(alert: Alert) -> Incident:
                 raise
     alert.incident = incident
     alert.save(update_fields=["incident"])
-    timeline_add(
-        incident=incident,
-        kind="alert_added",
-        actor_label=alert.integration.kind,
-        new=alert.status,
-        message=alert.title,
-        data={"alert": alert.public_id, "fingerprint": alert.fingerprint},
-        at=alert.first_seen,
-    )
-    _raise_severity(incident=incident, alert=alert)
-    return incident
+    timeline_add(**_added(alert, incident))
+    return _raise_severity(incident=incident, alert=alert)
 
 
-def _raise_severity(*, incident: Incident, alert: Alert) -> None:
+class _AddedEvent(TypedDict):
+    incident: Incident
+    kind: str
+    actor_label: str
+    new: str
+    message: str
+    data: dict[str, Any]
+    at: datetime
+
+
+def _added(alert: Alert, incident: Incident) -> _AddedEvent:
+    """The ``alert_added`` event of an alert joining an incident."""
+    return {
+        "incident": incident,
+        "kind": "alert_added",
+        "actor_label": alert.integration.kind,
+        "new": alert.status,
+        "message": alert.title,
+        "data": {"alert": alert.public_id, "fingerprint": alert.fingerprint},
+        "at": alert.first_seen,
+    }
+
+
+def _raise_severity(*, incident: Incident, alert: Alert) -> Incident:
     """A more severe alert joining the group raises the incident's severity."""
     if alert.severity and severity_rank(alert.severity) < severity_rank(incident.severity):
-        incident_set_severity(
+        return incident_set_severity(
             incident=incident,
             severity=alert.severity,
             actor_label=alert.integration.kind,
             message=f"Raised by alert {alert.title!r}",
         )
+    return incident
+
+
+def alerts_process(alert_ids: list[int]) -> None:
+    """``alert_process`` for a worker batch's alerts, in order, with the same outcome.
+
+    New firing alerts (the bulk of a storm) are grouped set-based: their groups' open incidents
+    are read with one query, the missing ones opened together (``incidents_open``), and the
+    alerts linked and their ``alert_added`` events written with one statement each. Any other
+    alert (resolved, acknowledged at the source, already grouped) runs ``alert_process`` in
+    its place in the order, after the new ones before it have been grouped.
+    """
+    alerts = Alert.objects.select_related("integration", "service").in_bulk(alert_ids)
+    new: dict[int, Alert] = {}
+    for alert_id in alert_ids:
+        alert = alerts.get(alert_id)
+        if alert is None:
+            continue
+        if (
+            alert.incident_id is None
+            and alert.status == Alert.Status.FIRING
+            and not alert.acknowledged
+        ):
+            new.setdefault(alert_id, alert)  # a second timer of the alert is a no-op
+            continue
+        _attach_new(list(new.values()))
+        new = {}
+        alert_process(alert_id=alert_id)
+    _attach_new(list(new.values()))
+
+
+def _attach_new(alerts: list[Alert]) -> None:
+    """``_attach`` for new firing alerts, set-based (see ``alerts_process``)."""
+    if not alerts:
+        return
+    keys = {(alert.service_id, _group_key(alert)) for alert in alerts}
+    found = Incident.objects.filter(
+        group_key__in={group_key for _service, group_key in keys},
+        status__in=Incident.OPEN_STATUSES,
+    ).order_by("id")
+    incidents: dict[tuple[int | None, str], Incident] = {}
+    for incident in found:  # by id: the newest wins, as ``incident_open_for_group`` finds it
+        key = (incident.service_id, incident.group_key)
+        if key in keys:
+            incidents[key] = incident
+    openers: dict[tuple[int, str], Alert] = {}
+    for alert in alerts:
+        key = (alert.service_id, _group_key(alert))
+        if key not in incidents:
+            openers.setdefault(key, alert)
+    opened = incidents_open([_opening(alert) for alert in openers.values()])
+    incidents.update(zip(openers, opened, strict=True))
+    for alert in alerts:
+        alert.incident = incidents[(alert.service_id, _group_key(alert))]
+    Alert.objects.bulk_update(alerts, ["incident"])
+    TimelineEvent.objects.bulk_create(
+        [timeline_event(**_added(alert, alert.incident)) for alert in alerts if alert.incident]
+    )
+    for alert in alerts:
+        assert alert.incident is not None
+        key = (alert.service_id, _group_key(alert))
+        incidents[key] = _raise_severity(incident=incidents[key], alert=alert)
 
 
 def alert_process(*, alert_id: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tocsin.alerts.services import alert_process
+from tocsin.alerts.services import alert_process, alerts_process
 from tocsin.engine.models import Timer
 from tocsin.escalation.services import (
     ACK_TIMEOUT,
@@ -23,6 +23,10 @@ BatchHandler = Callable[[list[Timer]], None]
 
 def _alert_process(timer: Timer) -> None:
     alert_process(alert_id=int(timer.payload["alert"]))
+
+
+def _alerts_process(timers: list[Timer]) -> None:
+    alerts_process([int(timer.payload["alert"]) for timer in timers])
 
 
 def _escalation_ack_timeout(timer: Timer) -> None:
@@ -57,5 +61,6 @@ HANDLERS: dict[str, Handler] = {
 # Kinds that also run set-based: the worker hands consecutive claimed timers of the kind to
 # this in one call (one savepoint); it falls back to HANDLERS one by one if the call fails.
 BATCH_HANDLERS: dict[str, BatchHandler] = {
+    "alert.process": _alerts_process,
     STEP: escalation_steps,
 }

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tocsin.engine.deferred import defer_insert
 from tocsin.engine.models import Timer
 from tocsin.engine.wake import CHANNEL, wake_workers
 
@@ -40,6 +41,7 @@ def timer_schedule(
     """Schedule work; with a ``key``, scheduling the same timer again is a no-op (returns None).
 
     ``lane`` (see ``service_lane``) keeps one service's backlog from delaying another's work.
+    Inside ``deferred_inserts()`` the timer is written (or skipped) when the block ends.
     """
     timer = Timer(
         kind=kind,
@@ -49,6 +51,8 @@ def timer_schedule(
         key=key,
         lane=lane,
     )
+    if defer_insert(timer, ignore_conflicts=True):
+        return timer
     if key is None:
         timer.save()
     else:

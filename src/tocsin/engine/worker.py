@@ -43,6 +43,7 @@ MIN_WAIT_SECONDS = 0.01
 HEARTBEAT_SECONDS = 5.0
 AUDIT_SECONDS = 30.0
 BATCH = 200  # timers claimed per transaction
+MIN_CLAIM = 16
 # ... and at most this long holding it. On SQLite a batch holds the one write lock, which alert
 # ingestion waits for: measured here, 50 ms batches cut ingestion to 690 alerts/s, 10 ms ones
 # let it reach 1,350/s (2,430/s with the worker stopped) but halved the worker's own throughput
@@ -51,6 +52,11 @@ BATCH = 200  # timers claimed per transaction
 BATCH_SECONDS = 0.05
 CONTENDED_BATCH_SECONDS = 0.01
 CONTENDED_SECONDS = 1.0
+# ... and while contended, the worker holds the lock at most this share of the time between
+# batches of an iteration: an alert is answered only once committed, and monitoring tools time
+# out and retry, while work already committed waits safely. Measured here (2 cores, unique
+# keys, worker backlog): without the pause ingestion got ~800 alerts/s beside the worker.
+CONTENDED_SHARE = 0.5
 LANES_SECONDS = 0.25  # how often the lanes with due work are looked up
 ITERATION_SECONDS = 0.25  # batches run back to back this long, then deliveries get their turn
 
@@ -156,20 +162,20 @@ def run_timers(
     ``ITERATION_SECONDS``.
     """
     if budget is None:
-        budget = (
-            CONTENDED_BATCH_SECONDS
-            if connection.vendor == "sqlite" and contention.seconds_since() < CONTENDED_SECONDS
-            else BATCH_SECONDS
-        )
+        budget = CONTENDED_BATCH_SECONDS if contended() else BATCH_SECONDS
     until = time.monotonic() + (ITERATION_SECONDS if iteration is None else iteration)
     done = 0
     while True:
         started = time.monotonic()
-        # Claim about as many as fit in the budget (claiming costs too: a row each).
-        want = max(1, min(limit, int(budget / _cost.seconds) + 1))
+        # Claim about as many as fit in the budget (claiming costs too: a row each), and never
+        # fewer than MIN_CLAIM: the kinds that run set-based cost far less together than one by
+        # one, and a batch of one would run them one by one and keep the estimate high. The
+        # batch stops at its budget between groups; timers not reached are taken by the next.
+        want = max(min(limit, MIN_CLAIM), min(limit, int(budget / _cost.seconds) + 1))
 
         @batch_memo()
-        def batch(want: int = want, started: float = started) -> tuple[int, int, int]:
+        def batch(want: int = want, started: float = started) -> tuple[int, int, int, float]:
+            held_from = time.monotonic()  # this attempt got the write lock
             token = uuid.uuid4()
             claimed = timers_claim_due(
                 now=timezone.now(), limit=want, token=token, lanes=_lanes.current()
@@ -180,15 +186,26 @@ def run_timers(
                 ran += len(group)
                 if time.monotonic() - started > budget:
                     break
-            return completed, ran, len(claimed)
+            return completed, ran, len(claimed), held_from
 
-        completed, ran, claimed = atomic_polling(batch)
+        completed, ran, claimed, held_from = atomic_polling(batch)
         done += completed
+        now = time.monotonic()
         if ran:
-            _cost.record((time.monotonic() - started) / ran)
+            _cost.record((now - started) / ran)
         # Timers claimed but not reached keep their due time: the next batch takes them.
-        if (claimed < want and ran == claimed) or time.monotonic() > until:
+        if (claimed < want and ran == claimed) or now > until:
             return done
+        if contended():
+            # Alert ingestion is waiting for the write lock too: leave it (and the CPU) free
+            # for as long as this batch held it before taking it again (see CONTENDED_SHARE).
+            time.sleep((now - held_from) * (1 - CONTENDED_SHARE) / CONTENDED_SHARE)
+
+
+def contended() -> bool:
+    """On SQLite: did this worker find the write lock taken (by ingestion) within the last
+    ``CONTENDED_SECONDS``?"""
+    return connection.vendor == "sqlite" and contention.seconds_since() < CONTENDED_SECONDS
 
 
 class _Lanes:

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tocsin.accounts.models import User
+from tocsin.engine.deferred import defer_insert
 from tocsin.engine.memo import batch_now, memoized
 from tocsin.engine.models import Timer
 from tocsin.engine.services import BatchUnsuitable, service_lane, timer_schedule, timers_insert
@@ -58,7 +59,8 @@ def _schedule_step(*, incident: Incident, level: int, iteration: int, due_at: da
 
 
 def escalation_start(*, incident: Incident, at: datetime | None = None) -> EscalationRun | None:
-    """Snapshot the service's policy onto the incident and schedule its first level."""
+    """Snapshot the service's policy onto a new incident and schedule its first level (the
+    incident is new: its run is inserted, when ``deferred_inserts()`` ends inside one)."""
     service = incident.service
     if service is None:
         return None
@@ -87,16 +89,15 @@ def escalation_start(*, incident: Incident, at: datetime | None = None) -> Escal
     first_page = _first_page_time(incident, at)
     if first_page is None:
         return None
-    run, created = EscalationRun.objects.get_or_create(
+    run = EscalationRun(
         incident=incident,
-        defaults={
-            "policy_name": policy.name,
-            "snapshot": copy.deepcopy(snapshot),
-            "started_at": at,
-        },
+        policy_name=policy.name,
+        snapshot=copy.deepcopy(snapshot),
+        started_at=at,
     )
-    if created:
-        _schedule_step(incident=incident, level=0, iteration=0, due_at=first_page)
+    if not defer_insert(run):
+        run.save(force_insert=True)
+    _schedule_step(incident=incident, level=0, iteration=0, due_at=first_page)
     return run
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from tocsin.accounts.models import User
+from tocsin.engine.deferred import defer_insert
 from tocsin.engine.memo import memoized
 from tocsin.engine.services import service_lane, timer_schedule
 from tocsin.escalation.selectors import resolve_target
@@ -156,9 +157,8 @@ def _plan_update(incident: Incident, base: datetime) -> None:
 
 
 def incident_policy_start(*, incident: Incident) -> None:
-    """Snapshot the policy, propose the commander, attach checklists, start the clocks."""
-    incident.policy_snapshot = policy_snapshot_build()
-    incident.save(update_fields=["policy_snapshot"])
+    """Propose the commander, attach checklists, start the clocks of a new incident (its
+    policy snapshot is written with the row: ``incidents.services._incident_row``)."""
     _propose_commander(incident)
     _fill_bridge_and_channel(incident)
     checklists_attach_due(incident=incident)
@@ -195,13 +195,16 @@ def incident_policy_update_posted(*, incident: Incident, at: datetime) -> None:
 
 def _propose_commander(incident: Incident) -> None:
     name = incident.policy_snapshot.get("commander_schedule")
-    schedule = Schedule.objects.filter(name=name).first() if name else None
-    people = oncall_users_at(schedule=schedule, at=incident.triggered_at) if schedule else []
+    # Memoized per worker batch and instant: a storm opens many incidents at the same instant.
+    at = incident.triggered_at
+    people = [r.user for r in resolve_target({"schedule": name}, at)] if name else []
     if not people or incident.roles.filter(role="commander", backup=False).exists():
         return
-    IncidentRole.objects.create(
+    role = IncidentRole(
         incident=incident, role="commander", user=people[0], assigned_at=timezone.now()
     )
+    if not defer_insert(role):
+        role.save(force_insert=True)
     timeline_add(
         incident=incident,
         kind="role_assigned",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
+from tocsin.engine.deferred import defer_insert, deferred_inserts
 from tocsin.incidents.models import (
     ChecklistItem,
     Incident,
@@ -37,9 +39,10 @@ class EventFields(TypedDict, total=False):
 
 
 def timeline_add(*, incident: Incident, kind: str, **fields: Unpack[EventFields]) -> TimelineEvent:
-    """Append an event to an incident's timeline."""
+    """Append an event to an incident's timeline (when ``deferred_inserts()`` ends, inside one)."""
     event = timeline_event(incident=incident, kind=kind, **fields)
-    event.save(force_insert=True)
+    if not defer_insert(event):
+        event.save(force_insert=True)
     return event
 
 
@@ -93,44 +96,112 @@ def incident_create(
     unique constraint and the loser retries. A collision on the open-group constraint is
     re-raised: the caller attaches to the incident that won.
     """
-    at = at or timezone.now()
+    opening = Opening(
+        title=title,
+        severity=severity,
+        service=service,
+        group_key=group_key,
+        summary=summary,
+        by=by,
+        actor_label=actor_label,
+        at=at or timezone.now(),
+        reason=reason,
+        is_drill=is_drill,
+    )
     for _attempt in range(20):
         try:
             with transaction.atomic():
-                incident = Incident.objects.create(
-                    number=_next_number(),
-                    title=title[:1024],
-                    severity=severity,
-                    service=service,
-                    group_key=group_key,
-                    summary=summary,
-                    created_by=by,
-                    triggered_at=at,
-                    is_drill=is_drill,
-                )
+                incident = _incident_row(opening, _next_number())
+                incident.save(force_insert=True)
             break
         except IntegrityError:
             if group_key and incident_open_for_group(service=service, group_key=group_key):
                 raise
     else:  # pragma: no cover - 20 lost races in a row
         raise IncidentError("could not allocate an incident number")
+    _incident_begin(incident, opening)
+    return incident
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What an incident is opened with (``incident_create``, ``incidents_open``)."""
+
+    title: str
+    at: datetime
+    severity: str = ""
+    service: Service | None = None
+    group_key: str = ""
+    summary: str = ""
+    by: User | None = None
+    actor_label: str = ""
+    reason: str = ""
+    is_drill: bool = False
+
+
+def incidents_open(openings: list[Opening]) -> list[Incident]:
+    """Open many incidents at once (a worker batch grouping new alerts): the same rows as
+    ``incident_create`` for each, with one INSERT for the incidents and one per kind of row
+    their start writes (timeline events, escalation runs, timers; see ``engine.deferred``).
+
+    Numbers follow the highest one; a concurrent writer taking one (PostgreSQL), or opening one
+    of the groups first, makes the INSERT fail: the caller's savepoint rolls back and the
+    alerts are grouped one by one, which handles both races.
+    """
+    if not openings:
+        return []
+    first = _next_number()
+    incidents = [_incident_row(o, first + i) for i, o in enumerate(openings)]
+    Incident.objects.bulk_create(incidents)
+    if any(incident.pk is None for incident in incidents):  # pragma: no cover - old SQLite
+        from tocsin.engine.services import BatchUnsuitable
+
+        raise BatchUnsuitable("the database did not return the new incidents' ids")
+    with deferred_inserts():
+        for incident, opening in zip(incidents, openings, strict=True):
+            _incident_begin(incident, opening)
+    return incidents
+
+
+def _incident_row(opening: Opening, number: int) -> Incident:
+    from tocsin.incidents.policy import policy_snapshot_build
+
+    return Incident(
+        number=number,
+        title=opening.title[:1024],
+        severity=opening.severity,
+        service=opening.service,
+        group_key=opening.group_key,
+        summary=opening.summary,
+        created_by=opening.by,
+        triggered_at=opening.at,
+        is_drill=opening.is_drill,
+        policy_snapshot=policy_snapshot_build(),
+    )
+
+
+def _incident_begin(incident: Incident, opening: Opening) -> None:
+    """The first event, the incident policy and the escalation of a just-inserted incident."""
+    by = opening.by
     timeline_add(
         incident=incident,
         kind="declared" if by is not None else "triggered",
         actor=by,
-        actor_label=actor_label,
+        actor_label=opening.actor_label,
         new=Incident.Status.TRIGGERED,
-        message=reason or ("Declared by hand" if by is not None else "Opened by an alert"),
-        data={"severity": severity, "service": service.name if service else None},
-        at=at,
+        message=opening.reason or ("Declared by hand" if by is not None else "Opened by an alert"),
+        data={
+            "severity": opening.severity,
+            "service": opening.service.name if opening.service else None,
+        },
+        at=opening.at,
     )
     # Imported here: escalation and the policy build on incidents, and start with one.
     from tocsin.escalation.services import escalation_start
     from tocsin.incidents.policy import incident_policy_start
 
     incident_policy_start(incident=incident)
-    escalation_start(incident=incident, at=at)
-    return incident
+    escalation_start(incident=incident, at=opening.at)
 
 
 def _milestone(incident: Incident, milestone: str) -> None:
