@@ -20,6 +20,7 @@ from tocsin.engine.worker import run_timers
 from tocsin.escalation.models import EscalationRun
 from tocsin.incidents.models import ChecklistItem, Incident, IncidentRole, TimelineEvent
 from tocsin.notifications.models import Delivery
+from tocsin.policy.models import ConfigSection
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -29,6 +30,18 @@ T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 def checkout(db: None) -> Service:
     """The shared example policy: a commander schedule, checklists, clocks, escalation."""
     call_command("config_apply", str(SHARED / "examples" / "tocsin.yaml"))
+    # A bridge that names the commander: rendered when the incident starts, after the
+    # commander is proposed from the schedule.
+    ConfigSection.objects.update_or_create(
+        name="comms",
+        defaults={
+            "data": {
+                "bridge_url": "https://meet.example/{{ incident.number }}"
+                "?host={{ incident.commander }}",
+                "chat_channel": "#inc-{{ incident.number }}",
+            }
+        },
+    )
     return Service.objects.get(name="Checkout API")
 
 
@@ -86,7 +99,9 @@ def story(service: Service) -> dict[str, list[Any]]:
     incidents = Incident.objects.all()
     return {
         "incidents": sorted(
-            incidents.values_list("number", "title", "severity", "status", "group_key")
+            incidents.values_list(
+                "number", "title", "severity", "status", "group_key", "bridge_url", "chat_channel"
+            )
         ),
         "alerts": sorted(Alert.objects.values_list("fingerprint", "incident__number", "status")),
         "events": sorted(
@@ -125,6 +140,8 @@ def test_a_batch_of_alerts_writes_what_alerts_one_by_one_write(
     assert by_group["web"][2] == "P1"  # raised by d
     assert by_group["db"][3] == "triggered" and by_group["blip"][3] == "resolved"
     assert by_group["alert:e"][3] == "acknowledged"
+    assert by_group["web"][5].startswith("https://meet.example/") and "host=" in by_group["web"][5]
+    assert not by_group["web"][5].endswith("host="), "the commander is named in the bridge"
     assert len(together["incidents"]) == 5 and together["checklist"] and together["pages"]
 
     for model in (Delivery, TimelineEvent, Timer, EscalationRun, Alert, Incident):
@@ -145,10 +162,10 @@ def test_many_new_alerts_open_their_incidents_with_a_few_statements(
         for n in range(40):
             fire(checkout, f"k{n}")
         ids = list(Alert.objects.values_list("id", flat=True))
-        # Reads of the policy, one INSERT per kind of row, and per incident its commander check
-        # and update clock: under three statements an incident (one by one: ~17 even with the
-        # batch's memo, ~35 without).
-        with django_assert_max_num_queries(40 * 3), batch_memo():
+        # Reads of the policy, one INSERT per kind of row, and per incident what it alone
+        # has: its commander, the bridge rendered with them, its update clock. Under six
+        # statements an incident (one by one: 41 with the batch's memo, 55 without).
+        with django_assert_max_num_queries(40 * 6), batch_memo():
             alerts.alerts_process(ids)
     assert Incident.objects.count() == 40
     assert set(Incident.objects.values_list("number", flat=True)) == set(range(1, 41))

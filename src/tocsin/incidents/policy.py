@@ -15,7 +15,6 @@ from typing import Any
 from django.utils import timezone
 
 from tocsin.accounts.models import User
-from tocsin.engine.deferred import defer_insert
 from tocsin.engine.memo import memoized
 from tocsin.engine.services import service_lane, timer_schedule
 from tocsin.escalation.selectors import resolve_target
@@ -200,11 +199,11 @@ def _propose_commander(incident: Incident) -> None:
     people = [r.user for r in resolve_target({"schedule": name}, at)] if name else []
     if not people or incident.roles.filter(role="commander", backup=False).exists():
         return
-    role = IncidentRole(
+    # Saved at once, never deferred: the bridge and channel templates rendered next may name
+    # the commander.
+    IncidentRole.objects.create(
         incident=incident, role="commander", user=people[0], assigned_at=timezone.now()
     )
-    if not defer_insert(role):
-        role.save(force_insert=True)
     timeline_add(
         incident=incident,
         kind="role_assigned",
