@@ -138,3 +138,33 @@ def test_heartbeat_makes_the_worker_alive_for_30_seconds() -> None:
         assert worker_alive() is not None
     with time_machine.travel(T0 + timedelta(seconds=31), tick=False):
         assert worker_alive() is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_keeps_its_database_connection_between_iterations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The web's CONN_MAX_AGE of 0 closes a connection at every ``close_old_connections``; the
+    worker, one thread, keeps its own (a new PostgreSQL session per iteration was on the path
+    of every page)."""
+    from django.db import close_old_connections, connection
+
+    from tocsin.engine import worker
+
+    settings = connection.settings_dict
+    for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        monkeypatch.setitem(settings, key, settings.get(key))
+    try:
+        if connection.vendor == "sqlite" and connection.is_in_memory_db():
+            pytest.skip("Django never closes an in-memory SQLite database (the test database)")
+        connection.ensure_connection()
+        close_old_connections()
+        assert connection.connection is None  # as configured: closed after each unit of work
+
+        worker._keep_connection()
+        connection.ensure_connection()
+        kept = connection.connection
+        close_old_connections()
+        assert connection.connection is kept
+    finally:
+        connection.close()

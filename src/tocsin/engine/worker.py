@@ -126,9 +126,13 @@ def _groups(timers: list[Timer]) -> list[list[Timer]]:
 def _run_claimed_group(timers: list[Timer], token: uuid.UUID) -> int:
     """Run a group set-based in one savepoint; if that fails (a handler error, a lost claim,
     timers the handler cannot combine), run its timers one by one so only a failing one is
-    retried later. Returns how many completed."""
+    retried later. Returns how many completed.
+
+    A group of one runs set-based too: a new alert's incident is opened with about a third of
+    the statements of the one-by-one path, which counts on PostgreSQL, where each is a round
+    trip between the alert and its first page."""
     handler = BATCH_HANDLERS.get(timers[0].kind)
-    if handler is None or len(timers) == 1:
+    if handler is None:
         return sum(_run_claimed(timer, token) for timer in timers)
     try:
         with transaction.atomic():
@@ -364,10 +368,24 @@ def _idle_wait() -> float:
     return min(max(seconds, MIN_WAIT_SECONDS), POLL_SECONDS)
 
 
+def _keep_connection() -> None:
+    """The worker is one thread with one connection: keep it between iterations.
+
+    The web's ``CONN_MAX_AGE = 0`` (see ``envconfig``) made ``close_old_connections`` reconnect
+    every iteration: on PostgreSQL a new session (~6 % of the worker's time while pages trickle
+    in, on the path between an alert and its page), on SQLite the connection's PRAGMAs again.
+    ``close_old_connections`` still replaces a connection that broke (health check).
+    """
+    connection.close()
+    connection.settings_dict["CONN_MAX_AGE"] = None
+    connection.settings_dict["CONN_HEALTH_CHECKS"] = True
+
+
 def run_forever(stop: threading.Event) -> None:
     """Run iterations until ``stop`` is set, sleeping only when there is nothing due."""
     name, started = worker_name(), timezone.now()
     last_beat = last_audit = 0.0
+    _keep_connection()
     waiter = Waiter(stop)
     log.info("worker %s started (%s)", name, connection.vendor)
     while not stop.is_set():
