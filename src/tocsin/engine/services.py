@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -91,21 +92,26 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
         )
     else:
         meta = Timer._meta
-        payload_field, token_field = meta.get_field("payload"), meta.get_field("token")
-        adapt = connection.ops.adapt_datetimefield_value
-        created = adapt(timezone.now())
+        ops = connection.ops
+        # What the fields' get_db_prep_save gives, without their per-value dispatch (a fifth of
+        # the group-commit writer's time went to preparing these rows): the JSON adapter of the
+        # backend, a UUID or its hex, a due time adapted once per distinct instant.
+        adapt_json = partial(ops.adapt_json_value, encoder=meta.get_field("payload").encoder)
+        native_uuid = connection.features.has_native_uuid_field
+        times = {at: ops.adapt_datetimefield_value(at) for at in {at for at, _p, _l in rows}}
+        created = ops.adapt_datetimefield_value(timezone.now())
         sql = (
-            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
+            f"INSERT INTO {ops.quote_name(meta.db_table)} "
             "(kind, due_at, incident_id, payload, lane, key, token, attempts, last_error, "
             "created_at, done_at) VALUES (%s, %s, NULL, %s, %s, NULL, %s, 0, '', %s, NULL)"
         )
         params = [
             (
                 kind,
-                adapt(at),
-                payload_field.get_db_prep_save(payload, connection),
+                times[at],
+                adapt_json(payload),
                 lane,
-                token_field.get_db_prep_save(uuid.uuid4(), connection),
+                uuid.uuid4() if native_uuid else uuid.uuid4().hex,
                 created,
             )
             for at, payload, lane in rows

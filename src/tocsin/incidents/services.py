@@ -76,6 +76,22 @@ def _next_number() -> int:
     return (Incident.objects.aggregate(n=Max("number"))["n"] or 0) + 1
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What an incident is opened with (``incident_create``, ``incidents_open``)."""
+
+    title: str
+    at: datetime
+    severity: str = ""
+    service: Service | None = None
+    group_key: str = ""
+    summary: str = ""
+    by: User | None = None
+    actor_label: str = ""
+    reason: str = ""
+    is_drill: bool = False
+
+
 @transaction.atomic
 def incident_create(
     *,
@@ -121,22 +137,6 @@ def incident_create(
         raise IncidentError("could not allocate an incident number")
     _incident_begin(incident, opening)
     return incident
-
-
-@dataclass(frozen=True, slots=True)
-class Opening:
-    """What an incident is opened with (``incident_create``, ``incidents_open``)."""
-
-    title: str
-    at: datetime
-    severity: str = ""
-    service: Service | None = None
-    group_key: str = ""
-    summary: str = ""
-    by: User | None = None
-    actor_label: str = ""
-    reason: str = ""
-    is_drill: bool = False
 
 
 def incidents_open(openings: list[Opening]) -> list[Incident]:
