@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date, time
 
+import pytest
+from django.db.models import Model
+
 from tocsin.accounts.models import ContactMethod, NotificationRule, Role, User
 from tocsin.accounts.services import user_create
 from tocsin.escalation.models import EscalationLevel, EscalationPolicy
@@ -54,3 +57,14 @@ def policy(
             policy=p, position=position, targets=targets, wait_seconds=wait
         )
     return p
+
+
+def rerun_one_by_one(monkeypatch: pytest.MonkeyPatch, models: tuple[type[Model], ...]) -> None:
+    """Before a story runs again to compare: delete what the first run wrote and turn the
+    set-based handlers off, so every timer runs one by one."""
+    from tocsin.engine import handlers
+
+    for model in models:
+        model._default_manager.all().delete()
+    monkeypatch.setattr(handlers, "BATCH_HANDLERS", {})
+    monkeypatch.setattr("tocsin.engine.worker.BATCH_HANDLERS", {})

@@ -10,6 +10,7 @@ import time_machine
 from django.core.management import call_command
 
 from tests.conftest import SHARED
+from tests.factories import rerun_one_by_one
 from tocsin.alerts import services as alerts
 from tocsin.alerts.models import Alert, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
@@ -144,10 +145,7 @@ def test_a_batch_of_alerts_writes_what_alerts_one_by_one_write(
     assert not by_group["web"][5].endswith("host="), "the commander is named in the bridge"
     assert len(together["incidents"]) == 5 and together["checklist"] and together["pages"]
 
-    for model in (Delivery, TimelineEvent, Timer, EscalationRun, Alert, Incident):
-        model.objects.all().delete()
-    monkeypatch.setattr(handlers, "BATCH_HANDLERS", {})
-    monkeypatch.setattr("tocsin.engine.worker.BATCH_HANDLERS", {})
+    rerun_one_by_one(monkeypatch, (Delivery, TimelineEvent, Timer, EscalationRun, Alert, Incident))
     batch_calls.clear()
     one_by_one = story(checkout)
     assert batch_calls == []

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from tests.factories import person, policy, weekly_schedule
+from tests.factories import person, policy, rerun_one_by_one, weekly_schedule
 from tocsin.alerts.models import Service
 from tocsin.engine import handlers
 from tocsin.engine.models import Timer
@@ -117,10 +117,7 @@ def test_a_batch_of_steps_writes_what_steps_one_by_one_write(
     assert [(r[1], r[2], r[3] is not None) for r in together["runs"]].count((1, 1, True)) == 4
 
     # The same story again, every step on its own (no set-based handler).
-    for model in (Delivery, TimelineEvent, Timer, EscalationRun, Incident):
-        model.objects.all().delete()
-    monkeypatch.setattr(handlers, "BATCH_HANDLERS", {})
-    monkeypatch.setattr("tocsin.engine.worker.BATCH_HANDLERS", {})
+    rerun_one_by_one(monkeypatch, (Delivery, TimelineEvent, Timer, EscalationRun, Incident))
     batch_calls.clear()
     one_by_one = story(checkout)
     assert batch_calls == []
