@@ -374,11 +374,15 @@ def _keep_connection() -> None:
     The web's ``CONN_MAX_AGE = 0`` (see ``envconfig``) made ``close_old_connections`` reconnect
     every iteration: on PostgreSQL a new session (~6 % of the worker's time while pages trickle
     in, on the path between an alert and its page), on SQLite the connection's PRAGMAs again.
-    ``close_old_connections`` still replaces a connection that broke (health check).
+    ``close_old_connections`` still replaces a connection that broke (health check). The
+    settings change on this thread's connection only (a copy: the dict is shared by threads).
     """
     connection.close()
-    connection.settings_dict["CONN_MAX_AGE"] = None
-    connection.settings_dict["CONN_HEALTH_CHECKS"] = True
+    connection.settings_dict = {
+        **connection.settings_dict,
+        "CONN_MAX_AGE": None,
+        "CONN_HEALTH_CHECKS": True,
+    }
 
 
 def run_forever(stop: threading.Event) -> None:
