@@ -22,7 +22,7 @@ from tocsin.incidents.models import Incident, TimelineEvent
 from tocsin.incidents.services import (
     Opening,
     incident_acknowledge,
-    incident_create,
+    incident_open,
     incident_open_for_group,
     incident_resolve,
     incident_set_severity,
@@ -428,18 +428,9 @@ def _attach(alert: Alert) -> Incident:
     group_key = _group_key(alert)
     incident = incident_open_for_group(service=service, group_key=group_key)
     if incident is None:
-        opening = _opening(alert)
         try:
             with transaction.atomic():
-                incident = incident_create(
-                    title=opening.title,
-                    severity=opening.severity,
-                    service=service,
-                    group_key=group_key,
-                    actor_label=opening.actor_label,
-                    at=opening.at,
-                    reason=opening.reason,
-                )
+                incident = incident_open(_opening(alert))
         except IntegrityError:
             # Another worker opened the group's incident first: join it.
             incident = incident_open_for_group(service=service, group_key=group_key)
@@ -518,7 +509,8 @@ def _attach_new(alerts: list[Alert]) -> None:
     """``_attach`` for new firing alerts, set-based (see ``alerts_process``)."""
     if not alerts:
         return
-    keys = {(alert.service_id, _group_key(alert)) for alert in alerts}
+    keyed = [((alert.service_id, _group_key(alert)), alert) for alert in alerts]
+    keys = {key for key, _alert in keyed}
     found = Incident.objects.filter(
         group_key__in={group_key for _service, group_key in keys},
         status__in=Incident.OPEN_STATUSES,
@@ -529,21 +521,18 @@ def _attach_new(alerts: list[Alert]) -> None:
         if key in keys:
             incidents[key] = incident
     openers: dict[tuple[int, str], Alert] = {}
-    for alert in alerts:
-        key = (alert.service_id, _group_key(alert))
+    for key, alert in keyed:
         if key not in incidents:
             openers.setdefault(key, alert)
     opened = incidents_open([_opening(alert) for alert in openers.values()])
     incidents.update(zip(openers, opened, strict=True))
-    for alert in alerts:
-        alert.incident = incidents[(alert.service_id, _group_key(alert))]
+    for key, alert in keyed:
+        alert.incident = incidents[key]
     Alert.objects.bulk_update(alerts, ["incident"])
     TimelineEvent.objects.bulk_create(
-        [timeline_event(**_added(alert, alert.incident)) for alert in alerts if alert.incident]
+        [timeline_event(**_added(alert, incidents[key])) for key, alert in keyed]
     )
-    for alert in alerts:
-        assert alert.incident is not None
-        key = (alert.service_id, _group_key(alert))
+    for key, alert in keyed:
         incidents[key] = _raise_severity(incident=incidents[key], alert=alert)
 
 

@@ -92,7 +92,6 @@ class Opening:
     is_drill: bool = False
 
 
-@transaction.atomic
 def incident_create(
     *,
     title: str,
@@ -106,24 +105,31 @@ def incident_create(
     reason: str = "",
     is_drill: bool = False,
 ) -> Incident:
-    """Open an incident (declared by a person, or triggered by alerts) and write its first event.
+    """Open an incident (declared by a person, or triggered by alerts): ``incident_open``."""
+    return incident_open(
+        Opening(
+            title=title,
+            severity=severity,
+            service=service,
+            group_key=group_key,
+            summary=summary,
+            by=by,
+            actor_label=actor_label,
+            at=at or timezone.now(),
+            reason=reason,
+            is_drill=is_drill,
+        )
+    )
+
+
+@transaction.atomic
+def incident_open(opening: Opening) -> Incident:
+    """Open one incident and write its first event; its policy and escalation start.
 
     The number is the next free one; two writers racing for it on PostgreSQL collide on the
     unique constraint and the loser retries. A collision on the open-group constraint is
     re-raised: the caller attaches to the incident that won.
     """
-    opening = Opening(
-        title=title,
-        severity=severity,
-        service=service,
-        group_key=group_key,
-        summary=summary,
-        by=by,
-        actor_label=actor_label,
-        at=at or timezone.now(),
-        reason=reason,
-        is_drill=is_drill,
-    )
     for _attempt in range(20):
         try:
             with transaction.atomic():
@@ -131,7 +137,9 @@ def incident_create(
                 incident.save(force_insert=True)
             break
         except IntegrityError:
-            if group_key and incident_open_for_group(service=service, group_key=group_key):
+            if opening.group_key and incident_open_for_group(
+                service=opening.service, group_key=opening.group_key
+            ):
                 raise
     else:  # pragma: no cover - 20 lost races in a row
         raise IncidentError("could not allocate an incident number")
