@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from tocsin import dbwrite
@@ -79,3 +79,49 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(OperationalError, match="no such table"):
         atomic_polling(broken)
     assert calls == [1]
+
+
+# ---- insert_rows / update_rows --------------------------------------------------------------
+
+
+def _fields(timer: Timer) -> dict[str, object]:
+    return {
+        f.attname: getattr(timer, f.attname)
+        for f in Timer._meta.concrete_fields
+        if f.attname not in {"id", "created_at"}
+    }
+
+
+def test_insert_rows_writes_what_save_writes_and_skips_existing_keys() -> None:
+    due = timezone.now()
+    existing = Timer.objects.create(kind="test.kept", due_at=due, key="taken", payload={"a": 1})
+    rows = [
+        Timer(kind="test.new", due_at=due, key="fresh", payload={"n": [1, "x"]}, lane="service:3"),
+        Timer(kind="test.new", due_at=due, key="taken", payload={"n": 2}),  # key exists: skipped
+        Timer(kind="test.new", due_at=due, payload={}),
+    ]
+    dbwrite.insert_rows(rows, ignore_conflicts=True)
+
+    stored = {t.key: t for t in Timer.objects.exclude(pk=existing.pk)}
+    assert set(stored) == {"fresh", None}
+    assert _fields(stored["fresh"]) == _fields(rows[0])
+    assert stored["fresh"].created_at is not None  # auto_now_add filled as by save()
+    assert Timer.objects.get(key="taken").kind == "test.kept"
+
+
+def test_insert_rows_without_ignore_conflicts_raises_on_a_taken_key() -> None:
+    Timer.objects.create(kind="test.kept", due_at=timezone.now(), key="taken")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        dbwrite.insert_rows([Timer(kind="test.new", due_at=timezone.now(), key="taken")])
+
+
+def test_update_rows_sets_the_named_fields_of_each_row_only() -> None:
+    first, second = _timer("one"), _timer("two")
+    first.lane, second.lane = "service:1", "service:2"
+    first.kind = "test.changed"  # not named: left as stored
+    dbwrite.update_rows([first, second], ["lane"])
+
+    assert list(Timer.objects.order_by("key").values_list("key", "lane", "kind")) == [
+        ("one", "service:1", "test.record"),
+        ("two", "service:2", "test.record"),
+    ]

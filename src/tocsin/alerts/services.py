@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
+from tocsin.dbwrite import insert_rows, update_rows
 from tocsin.engine.services import service_lane, timers_schedule_rows
 from tocsin.ids import new_public_id
-from tocsin.incidents.models import Incident, TimelineEvent
+from tocsin.incidents.models import Incident
 from tocsin.incidents.services import (
     Opening,
     incident_acknowledge,
@@ -528,10 +529,8 @@ def _attach_new(alerts: list[Alert]) -> None:
     incidents.update(zip(openers, opened, strict=True))
     for key, alert in keyed:
         alert.incident = incidents[key]
-    Alert.objects.bulk_update(alerts, ["incident"])
-    TimelineEvent.objects.bulk_create(
-        [timeline_event(**_added(alert, incidents[key])) for key, alert in keyed]
-    )
+    update_rows(alerts, ["incident"])
+    insert_rows([timeline_event(**_added(alert, incidents[key])) for key, alert in keyed])
     for key, alert in keyed:
         incidents[key] = _raise_severity(incident=incidents[key], alert=alert)
 

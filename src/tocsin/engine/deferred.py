@@ -22,6 +22,8 @@ from contextvars import ContextVar
 
 from django.db.models import Model
 
+from tocsin.dbwrite import insert_rows
+
 # model -> (rows in order, whether a row whose unique key exists is skipped)
 _Pending = dict[type[Model], tuple[list[Model], bool]]
 _current: ContextVar[_Pending | None] = ContextVar("tocsin_deferred_inserts", default=None)
@@ -61,4 +63,4 @@ def _flush(pending: _Pending) -> None:
         if model is Timer:
             timers_insert([row for row in rows if isinstance(row, Timer)])  # and wakes a worker
         else:
-            model._default_manager.bulk_create(rows, ignore_conflicts=ignore_conflicts)
+            insert_rows(rows, ignore_conflicts=ignore_conflicts)

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tocsin.dbwrite import insert_rows
 from tocsin.engine.deferred import defer_insert
 from tocsin.engine.models import Timer
 from tocsin.engine.wake import CHANNEL, wake_workers
@@ -72,7 +73,7 @@ def timers_insert(timers: list[Timer]) -> None:
     as ``timer_schedule`` skips it."""
     if not timers:
         return
-    Timer.objects.bulk_create(timers, ignore_conflicts=True)
+    insert_rows(timers, ignore_conflicts=True)
     if min(t.due_at for t in timers) <= timezone.now():
         wake_worker()
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tocsin.accounts.models import User
+from tocsin.dbwrite import insert_rows
 from tocsin.engine.deferred import defer_insert
 from tocsin.engine.memo import batch_now, memoized
 from tocsin.engine.models import Timer
@@ -232,7 +233,9 @@ def escalation_steps(timers: list[Timer]) -> None:
     ids = [t.incident_id for t in timers]
     if len(set(ids)) != len(ids):
         raise BatchUnsuitable("two steps of one incident")
-    incidents = Incident.objects.in_bulk(ids)
+    # A step reads the incident's state and token, not its policy snapshot (the largest column,
+    # a JSON document decoded per row).
+    incidents = Incident.objects.defer("policy_snapshot").in_bulk(ids)
     runs = {r.incident_id: r for r in EscalationRun.objects.filter(incident_id__in=ids)}
     steps = [
         step
@@ -247,7 +250,7 @@ def _write_steps(steps: list[_Step]) -> None:
     if not steps:
         return
     deliveries_insert([d for s in steps for d in s.deliveries])
-    TimelineEvent.objects.bulk_create([s.event for s in steps])
+    insert_rows([s.event for s in steps])
     _runs_save_position([s.run for s in steps])
     timers_insert([s.next_timer for s in steps if s.next_timer is not None])
 

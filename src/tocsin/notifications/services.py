@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tocsin.accounts.models import ContactMethod, User
+from tocsin.dbwrite import insert_rows
 from tocsin.engine.memo import memoized
 from tocsin.engine.services import wake_worker
 from tocsin.incidents.models import Incident
@@ -157,7 +158,7 @@ def deliveries_insert(rows: list[Delivery]) -> None:
     crash pages nobody twice); wake the sender when some are due now."""
     if not rows:
         return
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    insert_rows(rows, ignore_conflicts=True)
     if min(row.due_at for row in rows) <= timezone.now():
         wake_worker()
 
