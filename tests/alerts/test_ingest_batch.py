@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from tests.alerts.helpers import PD_KEY
 from tocsin.alerts import services
@@ -296,3 +296,26 @@ def test_a_database_error_is_djangos_and_stores_nothing_of_the_batch(service: Se
 
     assert not Alert.objects.exists()
     assert not Timer.objects.exists()
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_a_prepared_batch_applied_again_after_a_rollback_stores_it_once(
+    service: Service, search: Service
+) -> None:
+    # The group-commit writer prepares a batch once, outside its transaction, and applies it
+    # again when an attempt is rolled back (SQLite's write lock was taken): nothing of the
+    # first attempt may show, in the rows or in the results.
+    batch = mixed()
+    prepared = services.alerts_prepare(batch)
+    with pytest.raises(_RolledBack), transaction.atomic():
+        services.alerts_ingest_prepared(prepared)
+        raise _RolledBack
+
+    results = services.alerts_ingest_prepared(prepared)
+    again = stored()
+    forget()
+    assert results == alerts_ingest_many(batch)
+    assert again == stored()

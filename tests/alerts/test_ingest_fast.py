@@ -173,7 +173,7 @@ def test_a_database_error_answers_retry_later_in_each_senders_terms(
     service: Service, app: IngestApp
 ) -> None:
     with mock.patch.object(
-        services, "alerts_ingest_many", side_effect=OperationalError("disk I/O error")
+        services, "alerts_ingest_prepared", side_effect=OperationalError("disk I/O error")
     ):
         am = lean_post(app, URLS["alertmanager"], json.dumps(valid_body("alertmanager")).encode())
         pd = lean_post(app, URLS["pagerduty"], json.dumps(valid_body("pagerduty")).encode())

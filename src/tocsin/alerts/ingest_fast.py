@@ -12,7 +12,7 @@ work is scheduled:
 * ``GroupCommitWriter`` is one thread owning one database connection. Request handlers parse
   on the event loop, enqueue the parsed alerts with a future and await it. The writer takes
   everything queued (up to ``max_batch`` alerts), applies it in ONE transaction with
-  ``services.alerts_ingest_many`` and resolves the futures only after COMMIT. While one commit
+  ``services.alerts_ingest_prepared`` and resolves the futures only after COMMIT. While one commit
   is in flight the next batch collects, so a batch goes out as soon as the previous one is
   durable (well under 2 ms apart under load) and nothing waits on a timer when idle.
 * A failed batch is rolled back and replayed item by item, so only the items that fail
@@ -171,11 +171,13 @@ class GroupCommitWriter:
     def _apply(self, batch: list[_Job]) -> list[object]:
         """Apply a batch in one transaction; on SQLite the write lock is polled for every
         0.5 ms (``tocsin.dbwrite``), not waited for in SQLite's 1-100 ms busy handler, which
-        would make every request of the batch wait for nothing when the worker just let go."""
+        would make every request of the batch wait for nothing when the worker just let go.
+        What writes nothing (ids, JSON, severities) is computed before: the lock is held for
+        the writes only (measured: a third of the transaction's time)."""
+        prepared = services.alerts_prepare([job.item for job in batch if job.item is not None])
 
         def work() -> list[object]:
-            items = [job.item for job in batch if job.item is not None]
-            results = iter(services.alerts_ingest_many(items) if items else [])
+            results = iter(services.alerts_ingest_prepared(prepared) if prepared else [])
             return [next(results) if job.call is None else job.call() for job in batch]
 
         return atomic_polling(work)

@@ -68,6 +68,9 @@ class Alert(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="alerts",
+        # alert_incident_status (incident, status) serves lookups by incident: one index less
+        # to write for every alert ingested and linked.
+        db_index=False,
     )
     fingerprint = models.CharField(max_length=255)
     group_key = models.CharField(max_length=1000, blank=True)

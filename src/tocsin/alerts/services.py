@@ -139,87 +139,50 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 _dumps_details = json.JSONEncoder(default=str).encode
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A firing alert's upsert parameters, computed before the transaction (``alerts_prepare``)."""
+
+    key: tuple[int, str]  # (integration id, stored fingerprint): the dedup key
+    params: tuple[Any, ...]
+    lane: str
+
+
 @dataclass(slots=True)
 class _Firing:
     """A firing alert of the current run, waiting for the run's upsert."""
 
     result: IngestResult
     now: datetime
-    key: tuple[int, str]  # (integration id, stored fingerprint): the dedup key
-    params: tuple[Any, ...]
-    lane: str
+    row: _Row
     alert_id: int = 0
     created: bool = False
 
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.row.key
 
-class _Ingest:
-    """Apply deliveries in order inside the caller's transaction; collect the changed alerts.
 
-    Consecutive firing alerts (a run) are upserted many rows per statement; an acknowledge or
-    a resolve first writes the run before it, so each alert finds the state that the alerts
-    before it left, exactly as when they are applied one by one.
-    """
+class _Prepare:
+    """Compute the firing alerts' upsert parameters (public ids, JSON, mapped severities)
+    before the transaction, so that the write lock is held only for the writes."""
 
     def __init__(self) -> None:
-        # (alert id, its delivery's time, its service's lane)
-        self.changed: list[tuple[int, datetime, str]] = []
-        self._run: list[_Firing] = []
         # A group commit's deliveries share a few times and services: adapt and map once.
         self._adapt = connection.ops.adapt_datetimefield_value
         self._times: dict[datetime | None, Any] = {None: None}
         self._severities: dict[tuple[int, str], str] = {}
 
-    def item(self, item: IngestItem) -> IngestResult:
-        """Apply one delivery's alerts (the firing ones are written by ``flush``)."""
-        result = IngestResult()
-        for alert in item.alerts:
-            result.accepted += 1
-            if alert.acknowledge:
-                # An acknowledge only marks an alert Tocsin already has firing: one for a key
-                # it never saw is accepted and ignored, never turned into a new firing alert.
-                self.flush()
-                acknowledged = _acknowledge_firing(
-                    integration=item.integration, fingerprint=alert.fingerprint, now=item.now
-                )
-                lane = service_lane(item.integration.service_id)
-                self.changed.extend((i, item.now, lane) for i in acknowledged)
-                result.acknowledged += len(acknowledged)
-                result.ignored += not acknowledged
-            elif alert.status == "resolved":
-                self.flush()
-                resolved = _resolve_firing(integration=item.integration, alert=alert, now=item.now)
-                lane = service_lane(item.integration.service_id)
-                self.changed.extend((i, item.now, lane) for i in resolved)
-                result.resolved += len(resolved)
-                # A resolve for an alert Tocsin never saw firing (or already resolved) is
-                # accepted and ignored, as PagerDuty and Alertmanager receivers do.
-                result.ignored += not resolved
-            else:
-                self._run.append(self._firing(item, alert, result))
-        return result
+    def item(self, item: IngestItem) -> PreparedItem:
+        return PreparedItem(
+            item=item,
+            alerts=[
+                alert if alert.acknowledge or alert.status == "resolved" else self._row(item, alert)
+                for alert in item.alerts
+            ],
+        )
 
-    def flush(self) -> None:
-        """Upsert the run in rounds: a key repeated in the run goes to the next round."""
-        run, self._run = self._run, []
-        rest = run
-        while rest:
-            keys: set[tuple[int, str]] = set()
-            this_round: list[_Firing] = []
-            later: list[_Firing] = []
-            for firing in rest:
-                (later if firing.key in keys else this_round).append(firing)
-                keys.add(firing.key)
-            for start in range(0, len(this_round), _UPSERT_ROWS):
-                _upsert(this_round[start : start + _UPSERT_ROWS])
-            rest = later
-        for firing in run:
-            if firing.created:
-                firing.result.new += 1
-                self.changed.append((firing.alert_id, firing.now, firing.lane))
-            else:
-                firing.result.repeated += 1
-
-    def _firing(self, item: IngestItem, alert: NormalizedAlert, result: IngestResult) -> _Firing:
+    def _row(self, item: IngestItem, alert: NormalizedAlert) -> _Row:
         integration = item.integration
         fingerprint = _fingerprint(alert.fingerprint)
         now = self._time(item.now)
@@ -241,8 +204,7 @@ class _Ingest:
             now,
             self._time(alert.starts_at),
         )
-        lane = service_lane(integration.service_id)
-        return _Firing(result, item.now, (integration.id, fingerprint), params, lane)
+        return _Row((integration.id, fingerprint), params, service_lane(integration.service_id))
 
     def _time(self, value: datetime | None) -> Any:
         try:
@@ -265,10 +227,76 @@ class _Ingest:
             return severity
 
 
+class _Ingest:
+    """Apply prepared deliveries in order inside the caller's transaction; collect the changed
+    alerts.
+
+    Consecutive firing alerts (a run) are upserted many rows per statement; an acknowledge or
+    a resolve first writes the run before it, so each alert finds the state that the alerts
+    before it left, exactly as when they are applied one by one.
+    """
+
+    def __init__(self) -> None:
+        # (alert id, its delivery's time, its service's lane)
+        self.changed: list[tuple[int, datetime, str]] = []
+        self._run: list[_Firing] = []
+
+    def item(self, prepared: PreparedItem) -> IngestResult:
+        """Apply one delivery's alerts (the firing ones are written by ``flush``)."""
+        item = prepared.item
+        result = IngestResult()
+        for alert in prepared.alerts:
+            result.accepted += 1
+            if isinstance(alert, _Row):
+                self._run.append(_Firing(result, item.now, alert))
+            elif alert.acknowledge:
+                # An acknowledge only marks an alert Tocsin already has firing: one for a key
+                # it never saw is accepted and ignored, never turned into a new firing alert.
+                self.flush()
+                acknowledged = _acknowledge_firing(
+                    integration=item.integration, fingerprint=alert.fingerprint, now=item.now
+                )
+                lane = service_lane(item.integration.service_id)
+                self.changed.extend((i, item.now, lane) for i in acknowledged)
+                result.acknowledged += len(acknowledged)
+                result.ignored += not acknowledged
+            else:
+                self.flush()
+                resolved = _resolve_firing(integration=item.integration, alert=alert, now=item.now)
+                lane = service_lane(item.integration.service_id)
+                self.changed.extend((i, item.now, lane) for i in resolved)
+                result.resolved += len(resolved)
+                # A resolve for an alert Tocsin never saw firing (or already resolved) is
+                # accepted and ignored, as PagerDuty and Alertmanager receivers do.
+                result.ignored += not resolved
+        return result
+
+    def flush(self) -> None:
+        """Upsert the run in rounds: a key repeated in the run goes to the next round."""
+        run, self._run = self._run, []
+        rest = run
+        while rest:
+            keys: set[tuple[int, str]] = set()
+            this_round: list[_Firing] = []
+            later: list[_Firing] = []
+            for firing in rest:
+                (later if firing.key in keys else this_round).append(firing)
+                keys.add(firing.key)
+            for start in range(0, len(this_round), _UPSERT_ROWS):
+                _upsert(this_round[start : start + _UPSERT_ROWS])
+            rest = later
+        for firing in run:
+            if firing.created:
+                firing.result.new += 1
+                self.changed.append((firing.alert_id, firing.now, firing.row.lane))
+            else:
+                firing.result.repeated += 1
+
+
 def _upsert(rows: list[_Firing]) -> None:
     """Write one round's rows in one statement; set each one's alert id and ``created``."""
     sql = _upsert_sql(len(rows), connection.vendor)
-    params = [value for firing in rows for value in firing.params]
+    params = [value for firing in rows for value in firing.row.params]
     stored = {(integ, key): (id_, count) for id_, count, integ, key in _fetch(sql, params)}
     # RETURNING gives no order: match rows by key. Inserting sets count 1, updating >= 2.
     for firing in rows:
@@ -313,7 +341,7 @@ def alerts_ingest(
     incidents runs in the worker from the ``alert.process`` timers written here.
     """
     item = IngestItem(integration=integration, alerts=alerts, now=now or timezone.now())
-    return _ingest([item])[0]
+    return alerts_ingest_prepared(alerts_prepare([item]))[0]
 
 
 @dataclass
@@ -325,6 +353,23 @@ class IngestItem:
     now: datetime
 
 
+@dataclass
+class PreparedItem:
+    """A delivery made ready for its transaction: each firing alert as its upsert row, an
+    acknowledge or a resolve as the alert itself."""
+
+    item: IngestItem
+    alerts: list[_Row | NormalizedAlert]
+
+
+def alerts_prepare(items: list[IngestItem]) -> list[PreparedItem]:
+    """The work of ingestion that writes nothing (ids, JSON, severities): call it before the
+    transaction, then ``alerts_ingest_prepared`` in it. A prepared list can be applied again
+    after a rolled-back attempt."""
+    prepare = _Prepare()
+    return [prepare.item(item) for item in items]
+
+
 @transaction.atomic
 def alerts_ingest_many(items: list[IngestItem]) -> list[IngestResult]:
     """Group commit: apply many deliveries in ONE transaction (one durable commit for all).
@@ -334,12 +379,14 @@ def alerts_ingest_many(items: list[IngestItem]) -> list[IngestResult]:
     on an error nothing is stored and the caller retries the items one by one to find the
     culprit (see ``tocsin.alerts.ingest_fast``).
     """
-    return _ingest(items)
+    return alerts_ingest_prepared(alerts_prepare(items))
 
 
-def _ingest(items: list[IngestItem]) -> list[IngestResult]:
+@transaction.atomic
+def alerts_ingest_prepared(prepared: list[PreparedItem]) -> list[IngestResult]:
+    """``alerts_ingest_many`` for items prepared by ``alerts_prepare``."""
     ingest = _Ingest()
-    results = [ingest.item(item) for item in items]
+    results = [ingest.item(item) for item in prepared]
     ingest.flush()
     _schedule_processing(ingest.changed)
     return results
