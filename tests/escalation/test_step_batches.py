@@ -247,7 +247,33 @@ def test_while_ingestion_waits_for_the_lock_the_worker_pauses_between_batches(
         for n in range(3 * worker.MIN_CLAIM - 4):
             timer_schedule(kind="test.kind", due_at=T0, payload={"n": n})
         assert run_timers(limit=worker.MIN_CLAIM, budget=10.0, iteration=10.0) == 44
-    # Three batches (16, 16, 12): a pause after each of the first two, as long as the batch
-    # held the lock (CONTENDED_SHARE 0.5); none after the last (nothing left to take).
+    # Three batches (16, 16, 12): a pause after each of the first two, long enough that the
+    # batch's hold (>= 16 x 2 ms) is CONTENDED_SHARE of the time; none after the last (nothing
+    # left to take).
+    share = worker.CONTENDED_SHARE
     assert len(slept) == 2
-    assert all(0.016 * 2 * worker.CONTENDED_SHARE <= s < 1.0 for s in slept), slept
+    assert all(0.032 * (1 - share) / share <= s < 1.0 for s in slept), slept
+
+
+def test_while_ingestion_waits_for_the_lock_batches_claim_fewer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Contended, a batch that looks slow claims CONTENDED_MIN_CLAIM timers, not MIN_CLAIM:
+    it holds the write lock that ingestion waits for."""
+    import time
+
+    from tocsin.dbwrite import contention
+    from tocsin.engine import worker
+
+    sizes: list[int] = []
+    monkeypatch.setitem(handlers.BATCH_HANDLERS, "test.kind", lambda ts: sizes.append(len(ts)))
+    monkeypatch.setattr(worker._cost, "seconds", 1.0)
+    monkeypatch.setattr(worker, "contended", lambda: True)
+    monkeypatch.setattr(contention, "at", time.monotonic())
+    monkeypatch.setattr(worker.time, "sleep", lambda seconds: None)
+    with time_machine.travel(T0, tick=False):
+        for n in range(worker.MIN_CLAIM):
+            timer_schedule(kind="test.kind", due_at=T0, payload={"n": n})
+        assert run_timers(budget=0.01, iteration=0.0) == worker.CONTENDED_MIN_CLAIM
+    assert worker.CONTENDED_MIN_CLAIM < worker.MIN_CLAIM
+    assert sizes == [worker.CONTENDED_MIN_CLAIM]
