@@ -319,3 +319,22 @@ def test_a_prepared_batch_applied_again_after_a_rollback_stores_it_once(
     forget()
     assert results == alerts_ingest_many(batch)
     assert again == stored()
+
+
+def test_a_round_is_upserted_in_key_order(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two group commits at once (web processes on PostgreSQL) lock the rows they share in
+    # the same order: they wait for each other instead of deadlocking.
+    seen: list[list[tuple[int, str]]] = []
+    real = services._upsert
+
+    def upsert(rows: list[Any]) -> None:
+        seen.append([firing.key for firing in rows])
+        real(rows)
+
+    monkeypatch.setattr(services, "_upsert", upsert)
+    pd = integration(PD_KEY)
+    alerts_ingest_many(items((pd, [trigger("c"), trigger("b")]), (pd, [trigger("a")])))
+
+    assert seen == [sorted(seen[0])] and len(seen[0]) == 3

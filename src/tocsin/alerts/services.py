@@ -282,6 +282,10 @@ class _Ingest:
             for firing in rest:
                 (later if firing.key in keys else this_round).append(firing)
                 keys.add(firing.key)
+            # In key order: concurrent group commits (web processes on PostgreSQL) then lock
+            # the rows they share in the same order, and wait for each other instead of
+            # deadlocking.
+            this_round.sort(key=lambda firing: firing.key)
             for start in range(0, len(this_round), _UPSERT_ROWS):
                 _upsert(this_round[start : start + _UPSERT_ROWS])
             rest = later
