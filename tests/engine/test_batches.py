@@ -166,3 +166,20 @@ def test_every_lane_with_due_work_gets_a_turn_in_each_batch(
         assert calls == [99]
         assert run_timers(limit=3, iteration=0.0) == 3
     assert calls == [99, 0, 1, 2]
+
+
+def test_due_lanes_names_each_lane_with_a_due_timer_once() -> None:
+    from tocsin.engine.selectors import due_lanes
+
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    for n in range(3):  # many due timers in one lane: named once
+        Timer.objects.create(kind="test.kind", due_at=now - timedelta(minutes=n), lane="service:1")
+    Timer.objects.create(kind="test.kind", due_at=now, lane="service:3")
+    Timer.objects.create(kind="test.kind", due_at=now, lane="")
+    # Not due yet, or done: not named.
+    Timer.objects.create(kind="test.kind", due_at=now + timedelta(seconds=1), lane="service:2")
+    Timer.objects.create(kind="test.kind", due_at=now, lane="service:4", done_at=now)
+
+    assert sorted(due_lanes(now=now)) == ["", "service:1", "service:3"]
+    assert len(due_lanes(now=now, limit=2)) == 2
+    assert due_lanes(now=now - timedelta(hours=1)) == []

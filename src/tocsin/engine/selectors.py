@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from tocsin.engine.models import Timer
@@ -60,10 +61,30 @@ def next_due_at() -> datetime | None:
 
 
 def due_lanes(*, now: datetime | None = None, limit: int = 100) -> list[str]:
-    """The lanes that have due timers (the worker gives each a turn in every batch)."""
-    return list(
-        Timer.objects.filter(done_at__isnull=True, due_at__lte=now or timezone.now())
-        .order_by()
-        .values_list("lane", flat=True)
-        .distinct()[:limit]
-    )
+    """The lanes that have due timers (the worker gives each a turn in every batch).
+
+    A skip scan of the pending timers' (lane, due_at) index: one seek per lane with pending
+    timers, however many timers each has. ``SELECT DISTINCT lane`` read every due timer: with
+    a backlog of 300,000 alerts it took tens of milliseconds, four times a second.
+    """
+    table = connection.ops.quote_name(Timer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE lanes(lane) AS (
+                SELECT MIN(lane) FROM {table} WHERE done_at IS NULL
+                UNION ALL
+                SELECT (SELECT MIN(t.lane) FROM {table} t
+                        WHERE t.done_at IS NULL AND t.lane > lanes.lane)
+                FROM lanes WHERE lanes.lane IS NOT NULL
+            )
+            SELECT lane FROM lanes
+            WHERE lane IS NOT NULL AND EXISTS (
+                SELECT 1 FROM {table} t
+                WHERE t.done_at IS NULL AND t.lane = lanes.lane AND t.due_at <= %s
+            )
+            LIMIT %s
+            """,
+            [connection.ops.adapt_datetimefield_value(now or timezone.now()), limit],
+        )
+        return [lane for (lane,) in cursor.fetchall()]

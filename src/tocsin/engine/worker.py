@@ -185,13 +185,15 @@ def run_timers(
         floor = CONTENDED_MIN_CLAIM if contended() else MIN_CLAIM
         want = max(min(limit, floor), min(limit, int(budget / _cost.seconds) + 1))
 
+        lanes = _lanes.current()  # a read: before the write lock, not while holding it
+
         @batch_memo()
-        def batch(want: int = want, started: float = started) -> tuple[int, int, int, float]:
+        def batch(
+            want: int = want, started: float = started, lanes: list[str] = lanes
+        ) -> tuple[int, int, int, float]:
             held_from = time.monotonic()  # this attempt got the write lock
             token = uuid.uuid4()
-            claimed = timers_claim_due(
-                now=timezone.now(), limit=want, token=token, lanes=_lanes.current()
-            )
+            claimed = timers_claim_due(now=timezone.now(), limit=want, token=token, lanes=lanes)
             completed = ran = 0
             for group in _groups(claimed):
                 completed += _run_claimed_group(group, token)
