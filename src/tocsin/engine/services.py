@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -117,9 +118,34 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
             )
             for at, payload, lane in rows
         ]
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+        if connection.vendor == "sqlite":
+            # One statement for all rows: executemany steps once per row, and the sqlite3
+            # module lets go of the GIL at every step, to get it back only when the event loop
+            # thread lets go of it in turn; the group-commit writer holds the write lock all
+            # along.
+            for start in range(0, len(params), _SQLITE_ROWS):
+                chunk = params[start : start + _SQLITE_ROWS]
+                raw = connection.connection.cursor()
+                try:
+                    with connection.wrap_database_errors:
+                        raw.execute(_values_sql(sql, len(chunk)), [v for row in chunk for v in row])
+                finally:
+                    raw.close()
+        else:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, params)
     wake_worker()
+
+
+_SQLITE_ROWS = 500
+
+
+@functools.lru_cache(maxsize=64)
+def _values_sql(sql: str, rows: int) -> str:
+    """``sql`` (one ``VALUES (...)`` row in ``%s`` placeholders) for ``rows`` rows, in
+    sqlite3's ``?``."""
+    head, _, row = sql.partition(" VALUES ")
+    return f"{head} VALUES {', '.join([row.replace('%s', '?')] * rows)}"
 
 
 RAW_FROM = 8
