@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.db import OperationalError
 from django.test import Client
+from django.utils import timezone
 
 from tests.alerts.helpers import PD_KEY, URLS
 from tests.alerts.test_ingest_errors import fixture_files, url_for, valid_body
@@ -262,3 +263,42 @@ def test_overloaded_is_raised_past_the_capacity(db: None) -> None:
         asyncio.run(go())
     finally:
         writer.close()
+
+
+def test_two_alerts_given_one_public_id_are_both_stored(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ordered public ids repeat with odds of 1 in 34 billion per millisecond: the batch is
+    # refused by the unique index, and the one-by-one replay prepares new ids.
+    from tocsin.alerts.models import Integration
+    from tocsin.alerts.services import IngestItem
+    from tocsin.alerts.sources.base import NormalizedAlert
+
+    codes = iter(["0000000000000dup", "0000000000000dup", "000000000000one1", "000000000000two2"])
+    monkeypatch.setattr(services, "new_ordered_public_id", lambda: next(codes))
+    integration = Integration.objects.get(key=PD_KEY)
+    writer, release = _blocked_writer()
+
+    def item(key: str) -> IngestItem:
+        alert = NormalizedAlert(fingerprint=key, status="firing", title=key)
+        return IngestItem(integration=integration, alerts=[alert], now=timezone.now())
+
+    async def go() -> list[Any]:
+        blocker = asyncio.ensure_future(writer.call(lambda: release.wait(10)))
+        await asyncio.sleep(0.05)
+        futures = [asyncio.ensure_future(writer.ingest(item(k))) for k in ("one", "two")]
+        await asyncio.sleep(0.05)
+        release.set()
+        await blocker
+        return await asyncio.gather(*futures)
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        writer.close()
+
+    assert [r.new for r in results] == [1, 1]
+    assert sorted(Alert.objects.values_list("fingerprint", "public_id")) == [
+        ("one", "000000000000one1"),
+        ("two", "000000000000two2"),
+    ]

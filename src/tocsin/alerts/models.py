@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from tocsin.ids import new_public_id
+from tocsin.ids import new_ordered_public_id, new_public_id
 
 
 class Service(models.Model):
@@ -59,7 +59,9 @@ class Alert(models.Model):
         FIRING = "firing"
         RESOLVED = "resolved"
 
-    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    public_id = models.CharField(
+        max_length=16, unique=True, default=new_ordered_public_id, editable=False
+    )
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="alerts")
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="alerts")
     incident = models.ForeignKey(

@@ -18,7 +18,7 @@ from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
 from tocsin.dbwrite import insert_rows, update_rows
 from tocsin.engine.services import service_lane, timers_schedule_rows
-from tocsin.ids import new_public_id
+from tocsin.ids import new_ordered_public_id
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import (
     Opening,
@@ -187,7 +187,7 @@ class _Prepare:
         fingerprint = _fingerprint(alert.fingerprint)
         now = self._time(item.now)
         params = (
-            new_public_id(),
+            new_ordered_public_id(),
             integration.id,
             integration.service_id,
             fingerprint,
