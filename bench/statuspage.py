@@ -181,10 +181,10 @@ def _nginx_location(root: Path) -> str:
               alias {root}/;
               index index.html;
               gzip_static on;
-              add_header Cache-Control "public, max-age=10";
+              add_header Cache-Control "public, max-age=2";
               location /status/api/ {{
                 add_header Access-Control-Allow-Origin "*";
-                add_header Cache-Control "public, max-age=10";
+                add_header Cache-Control "public, max-age=2";
               }}
             }}""")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -105,3 +106,21 @@ def test_an_export_swaps_the_whole_tree_at_once(outage: Any, tmp_path: Path) -> 
         "site",
         second.name,
     }
+
+
+def test_incidents_resolved_in_the_last_week_stay_on_the_front_page(
+    client: Client, outage: Any
+) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    public_incident_update(public_incident=outage, status="resolved", body="All clear now.")
+    html = client.get("/status/").content.decode()
+    past = html[html.index("Past incidents") :]
+    assert "Checkout errors" in past and "All clear now." in past
+    assert f'href="incidents/{outage.public_id}/"' in past
+
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        snapshot.snapshot_rebuild()  # the midnight rebuild
+        html = client.get("/status/").content.decode()
+    assert "Past incidents" not in html and "Checkout errors" not in html

@@ -239,3 +239,89 @@ def test_alice_posts_an_update_and_simulates_a_saturday_outage(
     update = StatusUpdate.objects.get(incident=incident)
     assert "Rolled back the gateway to v41." in update.body
     assert update.author == alice
+
+
+def test_the_public_status_page_during_a_major_outage_and_after(
+    chromium: Any, live_server: Any
+) -> None:
+    """What a customer sees, with JavaScript off, on a desktop and a phone: the outage with its
+    components and latest update, then the all-clear with the incident in the history."""
+    from tocsin.policy.config.apply_statuspage import apply_components
+    from tocsin.policy.config.schema import Component as Spec
+    from tocsin.statuspage import snapshot
+    from tocsin.statuspage.models import Component, ComponentStatus
+    from tocsin.statuspage.services import public_incident_create, public_incident_update
+
+    apply_components(
+        [
+            Spec(name="API", description="Public REST API"),
+            Spec(name="Web", description="Storefront"),
+            Spec(name="Cards", group="Payments"),
+            Spec(name="Wallets", group="Payments"),
+        ],
+        prune=False,
+    )
+    parts = {c.name: c for c in Component.objects.all()}
+    outage = public_incident_create(
+        name="Checkout errors",
+        body="We are investigating elevated error rates at checkout.",
+        impact="critical",
+        components={
+            parts["API"]: ComponentStatus.MAJOR_OUTAGE,
+            parts["Cards"]: ComponentStatus.PARTIAL_OUTAGE,
+        },
+    )
+    public_incident_update(
+        public_incident=outage, status="identified", body="A bad deploy; rolling back."
+    )
+    desktop = chromium.new_context(java_script_enabled=False)
+    phone = chromium.new_context(
+        java_script_enabled=False, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+
+    def look(context: Any, name: str, *, reload: bool = False) -> str:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/status/")
+        if reload:
+            page.reload()
+        page.screenshot(path=str(SHOTS / f"tocsin-status-{name}.png"), full_page=True)
+        # Readable on a phone: nothing wider than the screen.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= page.viewport_size["width"], (name, width)
+        text: str = page.inner_text("body")
+        page.close()
+        return text
+
+    for context, name in ((desktop, "outage"), (phone, "outage-phone")):
+        text = look(context, name)
+        assert "Checkout errors" in text and "A bad deploy; rolling back." in text
+        assert "Major System Outage" in text and "All Systems Operational" not in text
+        components = text[text.index("Components") :]
+        assert "Major outage" in components and "Partial outage" in components
+
+    public_incident_update(
+        public_incident=outage, status="resolved", body="Rolled back; checkout works again."
+    )
+    # A web process looks for a new build once a second (a change shows within 2 s, measured
+    # by bench.statuspage); the test does not wait for that check. The customers press reload:
+    # their browsers kept the page (max-age) and now revalidate it.
+    snapshot.cache.clear()
+    for context, name in ((desktop, "after"), (phone, "after-phone")):
+        text = look(context, name, reload=True)
+        assert "All Systems Operational" in text and "Major System Outage" not in text
+        components = text[text.index("Components") :]
+        assert "Major outage" not in components and "Partial outage" not in components
+        past = text[text.index("Past incidents") :]  # after the components: no longer current
+        assert "Checkout errors" in past and "Rolled back; checkout works again." in past
+    page = desktop.new_page()
+    page.goto(f"{live_server.url}/status/history/")
+    page.screenshot(path=str(SHOTS / "tocsin-status-history.png"), full_page=True)
+    assert "Checkout errors" in page.inner_text("body")
+    page.click("text=Checkout errors")
+    page.screenshot(path=str(SHOTS / "tocsin-status-incident.png"), full_page=True)
+    text = page.inner_text("body")
+    assert page.url.endswith(f"/status/incidents/{outage.public_id}/")
+    assert "Resolved" in text
+    assert text.index("Rolled back") < text.index("A bad deploy") < text.index("investigating")
+    desktop.close()
+    phone.close()

@@ -32,6 +32,7 @@ ATOM = "application/atom+xml; charset=utf-8"
 RECENT = 50  # Statuspage's incidents.json and scheduled-maintenances.json list the 50 newest
 HISTORY = 500  # incidents with their own page and a line in the history
 UPTIME_DAYS = 90
+PAST_DAYS = 7  # resolved incidents stay on the front page this long
 
 Files = dict[str, tuple[str, bytes]]  # export path -> (content type, body)
 
@@ -63,6 +64,19 @@ class Page:
     @property
     def unresolved(self) -> list[PublicIncident]:
         return [i for i in self.incidents if i.unresolved]
+
+    @property
+    def recently_resolved(self) -> list[PublicIncident]:
+        """Incidents resolved in the last ``PAST_DAYS`` days, newest first: a customer who
+        arrives after the all-clear still sees what happened (the page is rebuilt at
+        midnight, so they leave the front page by the day)."""
+        since = self.now - timedelta(days=PAST_DAYS)
+        items = [
+            i
+            for i in self.incidents
+            if not i.unresolved and i.resolved_at is not None and i.resolved_at >= since
+        ]
+        return sorted(items, key=lambda i: i.resolved_at or self.now, reverse=True)
 
     @property
     def upcoming(self) -> list[ScheduledMaintenance]:
@@ -322,7 +336,8 @@ def html_documents(page: Page) -> dict[str, str]:
     docs: dict[str, str] = {
         "index.html": render_to_string(
             "statuspage/index.html",
-            _context(page, "") | {"rows": component_rows(page), "days": UPTIME_DAYS},
+            _context(page, "")
+            | {"rows": component_rows(page), "days": UPTIME_DAYS, "past_days": PAST_DAYS},
         ),
         "history/index.html": render_to_string(
             "statuspage/history.html", _context(page, "../") | {"months": _months(page)}

@@ -6,7 +6,10 @@ from email.utils import parsedate_to_datetime
 
 from tocsin.statuspage.snapshot import File, Site
 
-CACHE_CONTROL = "public, max-age=10"
+# Browsers and CDNs may reuse a page for 2 s without asking: a change shows within 2 s on
+# the server (a web process checks for a new build every second), and no later than that
+# again in a cache. Past it they revalidate, and a 304 from memory is cheap.
+CACHE_CONTROL = "public, max-age=2"
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
