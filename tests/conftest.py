@@ -13,6 +13,7 @@ from django.test import Client
 from tocsin.accounts.models import User
 from tocsin.accounts.services import token_create, user_create
 from tocsin.alerts.models import Integration, Service
+from tocsin.statuspage.models import Component
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -66,3 +67,21 @@ def api(alice: User) -> Callable[..., Any]:
         return response.status_code, response.json() if response.content else None
 
     return call
+
+
+@pytest.fixture
+def components(db: None) -> dict[str, Component]:
+    """The shop's page: API and Web, a Payments group with Cards and Wallets."""
+    from tocsin.policy.config.apply_statuspage import apply_components
+    from tocsin.policy.config.schema import Component as Spec
+
+    apply_components(
+        [
+            Spec(name="API", description="Public REST API"),
+            Spec(name="Web", description="Storefront"),
+            Spec(name="Cards", group="Payments"),
+            Spec(name="Wallets", group="Payments"),
+        ],
+        prune=False,
+    )
+    return {c.name: c for c in Component.objects.all()}

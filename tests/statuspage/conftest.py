@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from tocsin.statuspage import snapshot
-from tocsin.statuspage.models import Component
 
 
 @pytest.fixture(autouse=True)
@@ -18,24 +17,6 @@ def rebuild_at_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     snapshot.cache.clear()
     yield
     snapshot.cache.clear()
-
-
-@pytest.fixture
-def components(db: None) -> dict[str, Component]:
-    """The shop's page: API and Web, a Payments group with Cards and Wallets."""
-    from tocsin.policy.config.apply_statuspage import apply_components
-    from tocsin.policy.config.schema import Component as Spec
-
-    apply_components(
-        [
-            Spec(name="API", description="Public REST API"),
-            Spec(name="Web", description="Storefront"),
-            Spec(name="Cards", group="Payments"),
-            Spec(name="Wallets", group="Payments"),
-        ],
-        prune=False,
-    )
-    return {c.name: c for c in Component.objects.all()}
 
 
 @pytest.fixture
