@@ -63,8 +63,10 @@ def next_due_at() -> datetime | None:
 def due_lanes(*, now: datetime | None = None, limit: int = 100) -> list[str]:
     """The lanes that have due timers (the worker gives each a turn in every batch).
 
-    A skip scan of the pending timers' (lane, due_at) index: one seek per lane with pending
-    timers, however many timers each has. ``SELECT DISTINCT lane`` read every due timer: with
+    A skip scan of the pending timers' (lane, due_at) index: two seeks per lane with pending
+    timers (the next lane, its earliest due time), however many timers each has; the
+    earliest-due test is a scalar MIN so that PostgreSQL cannot turn it into a join over every
+    due timer, as it did an EXISTS. ``SELECT DISTINCT lane`` read every due timer: with
     a backlog of 300,000 alerts it took tens of milliseconds, four times a second.
     """
     table = connection.ops.quote_name(Timer._meta.db_table)
@@ -79,10 +81,10 @@ def due_lanes(*, now: datetime | None = None, limit: int = 100) -> list[str]:
                 FROM lanes WHERE lanes.lane IS NOT NULL
             )
             SELECT lane FROM lanes
-            WHERE lane IS NOT NULL AND EXISTS (
-                SELECT 1 FROM {table} t
-                WHERE t.done_at IS NULL AND t.lane = lanes.lane AND t.due_at <= %s
-            )
+            WHERE lane IS NOT NULL AND (
+                SELECT MIN(t.due_at) FROM {table} t
+                WHERE t.done_at IS NULL AND t.lane = lanes.lane
+            ) <= %s
             LIMIT %s
             """,
             [connection.ops.adapt_datetimefield_value(now or timezone.now()), limit],
