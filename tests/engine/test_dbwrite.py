@@ -125,3 +125,17 @@ def test_update_rows_sets_the_named_fields_of_each_row_only() -> None:
         ("one", "service:1", "test.record"),
         ("two", "service:2", "test.record"),
     ]
+
+
+def test_fetch_raw_runs_a_statement_in_the_drivers_placeholders() -> None:
+    mark = "$1" if connection.vendor == "postgresql" else "?"
+    table = Timer._meta.db_table
+    written = dbwrite.fetch_raw(
+        f"INSERT INTO {table} (kind, due_at, payload, lane, token, attempts, last_error, "
+        f"created_at) VALUES ({mark}, CURRENT_TIMESTAMP, '{{}}', '', '{'0' * 31}1', 0, '', "
+        "CURRENT_TIMESTAMP)",
+        ["test.raw"],
+    )
+    assert written == []  # no RETURNING: no rows, on both drivers
+    rows = dbwrite.fetch_raw(f"SELECT kind FROM {table} WHERE kind = {mark}", ["test.raw"])
+    assert rows == [("test.raw",)]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
-from tocsin.dbwrite import insert_rows, update_rows
+from tocsin.dbwrite import fetch_raw, insert_rows, update_rows
 from tocsin.engine.services import service_lane, timers_schedule_rows
 from tocsin.ids import new_ordered_public_id
 from tocsin.incidents.models import Incident
@@ -97,7 +97,7 @@ _UPSERT_ROWS = 500
 
 @functools.lru_cache(maxsize=32)
 def _upsert_sql(rows: int, vendor: str) -> str:
-    """The upsert of ``rows`` rows in the driver's own placeholders (see ``_fetch``)."""
+    """The upsert of ``rows`` rows in the driver's own placeholders (see ``dbwrite.fetch_raw``)."""
     if vendor == "postgresql":
         marks: Iterator[str] = (f"${n}" for n in itertools.count(1))
     else:
@@ -106,33 +106,6 @@ def _upsert_sql(rows: int, vendor: str) -> str:
         _UPSERT_ROW % tuple(itertools.islice(marks, _UPSERT_PARAMS)) for _ in range(rows)
     )
     return _UPSERT_HEAD + values + _UPSERT_TAIL
-
-
-def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """Run a statement on the driver's own cursor, in the current transaction; return its rows.
-
-    Django's cursor costs a lot on statements of thousands of parameters: on SQLite it rewrites
-    every ``%s`` to ``?`` with a regex, and psycopg parses any query over 4 KB for its ``%s``
-    anew, then quotes each value into the SQL (client-side binding). Here sqlite3 gets ``?``
-    and psycopg's ``RawCursor`` gets ``$1``: the values are sent apart, nothing is parsed.
-    Such a statement is not in ``connection.queries`` (DEBUG); errors are Django's, as usual.
-    """
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        if connection.vendor == "postgresql":
-            import psycopg
-
-            with psycopg.RawCursor(connection.connection) as cursor:
-                # Unprepared: a prepared statement per batch size would pile up on the server.
-                cursor.execute(sql, params, prepare=False)
-                return cursor.fetchall()
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(sql, params)
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-        finally:
-            cursor.close()
-        return rows
 
 
 # What json.dumps(value, default=str) gives, without building an encoder for each call.
@@ -301,7 +274,7 @@ def _upsert(rows: list[_Firing]) -> None:
     """Write one round's rows in one statement; set each one's alert id and ``created``."""
     sql = _upsert_sql(len(rows), connection.vendor)
     params = [value for firing in rows for value in firing.row.params]
-    stored = {(integ, key): (id_, count) for id_, count, integ, key in _fetch(sql, params)}
+    stored = {(integ, key): (id_, count) for id_, count, integ, key in fetch_raw(sql, params)}
     # RETURNING gives no order: match rows by key. Inserting sets count 1, updating >= 2.
     for firing in rows:
         firing.alert_id, count = stored[firing.key]

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from tocsin.dbwrite import insert_rows
+from tocsin.dbwrite import fetch_raw, insert_rows
 from tocsin.engine.deferred import defer_insert
 from tocsin.engine.models import Timer
 from tocsin.engine.wake import CHANNEL, wake_workers
@@ -125,12 +125,7 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
             # along.
             for start in range(0, len(params), _SQLITE_ROWS):
                 chunk = params[start : start + _SQLITE_ROWS]
-                raw = connection.connection.cursor()
-                try:
-                    with connection.wrap_database_errors:
-                        raw.execute(_values_sql(sql, len(chunk)), [v for row in chunk for v in row])
-                finally:
-                    raw.close()
+                fetch_raw(_values_sql(sql, len(chunk)), [v for row in chunk for v in row])
         else:
             with connection.cursor() as cursor:
                 cursor.executemany(sql, params)
