@@ -51,20 +51,22 @@ def atomic_polling(
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout")
         configured = int(cursor.fetchone()[0])
-    while True:
+        # Zero for all the attempts, restored once: a writer waiting behind the worker polls
+        # 2,000 times a second, and two PRAGMAs per attempt were most of that work.
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                with transaction.atomic():
+                    return work()
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                contention.at = time.monotonic()
+            time.sleep(poll)
+    finally:
         with connection.cursor() as cursor:
-            cursor.execute("PRAGMA busy_timeout = 0")
-        try:
-            with transaction.atomic():
-                return work()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            contention.at = time.monotonic()
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA busy_timeout = {configured}")
-        time.sleep(poll)
+            cursor.execute(f"PRAGMA busy_timeout = {configured}")
 
 
 # ---- set-based writes of the worker's batches ---------------------------------------------
