@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case, no i/l/o/u
+# RFC 4648 base32 (what base64.b32encode writes, 5 bits a letter) to the alphabet above.
+_FROM_B32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
 
 
 def new_public_id(length: int = 12) -> str:
     """Return a random code of ``length`` characters (60 bits at the default length).
 
     One read of the OS random source for the whole code (alert ingestion makes thousands a
-    second): the alphabet has 32 letters, so taking 5 bits per letter keeps them equally likely.
+    second), written 5 bits a letter by ``b32encode``: the alphabet has 32 letters, so they
+    are equally likely.
     """
-    bits = int.from_bytes(secrets.token_bytes((5 * length + 7) // 8), "big")
-    return "".join(_ALPHABET[(bits >> (5 * k)) & 31] for k in range(length))
+    random = secrets.token_bytes((5 * length + 7) // 8)
+    return base64.b32encode(random)[:length].translate(_FROM_B32).decode()
 
 
 def new_ordered_public_id() -> str:
@@ -30,6 +34,13 @@ def new_ordered_public_id() -> str:
     the group-commit writer, which replays a failed batch one delivery at a time with new
     codes, stores both.
     """
+    global _last
     millis = time.time_ns() // 1_000_000
-    head = "".join(_ALPHABET[(millis >> (5 * k)) & 31] for k in range(8, -1, -1))
-    return head + new_public_id(7)
+    last = _last
+    if last[0] != millis:  # a group commit makes its ids within a millisecond or two
+        head = "".join(_ALPHABET[(millis >> (5 * k)) & 31] for k in range(8, -1, -1))
+        last = _last = (millis, head)
+    return last[1] + new_public_id(7)
+
+
+_last: tuple[int, str] = (-1, "")  # the last millisecond and its 9 letters

@@ -139,3 +139,42 @@ def test_fetch_raw_runs_a_statement_in_the_drivers_placeholders() -> None:
     assert written == []  # no RETURNING: no rows, on both drivers
     rows = dbwrite.fetch_raw(f"SELECT kind FROM {table} WHERE kind = {mark}", ["test.raw"])
     assert rows == [("test.raw",)]
+
+
+def test_a_dedicated_connection_keeps_busy_timeout_zero_and_sets_it_again_after_reconnecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's busy timeout")
+    configured = _busy_timeout()
+    assert configured > 0
+    statements: list[str] = []
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        atomic_polling(lambda: _timer("first"), dedicated=True)
+        assert _busy_timeout() == 0  # left so: the writer's connection polls for every write
+        statements.clear()
+        atomic_polling(lambda: _timer("second"), dedicated=True)
+        assert not [s for s in statements if "busy_timeout" in s]  # not set again
+    connection.close()  # a new connection starts with the configured timeout ...
+    atomic_polling(lambda: _timer("third"), dedicated=True)
+    assert _busy_timeout() == 0  # ... and is set anew
+    assert Timer.objects.filter(key__in=["first", "second", "third"]).count() == 3
+
+
+def test_datetime_adapter_writes_what_django_writes() -> None:
+    from datetime import UTC, datetime, timedelta
+    from datetime import timezone as tz
+
+    adapt = dbwrite.datetime_adapter()
+    for value in [
+        datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        datetime(2026, 3, 29, 3, 30, tzinfo=tz(timedelta(hours=2))),
+        None,
+    ]:
+        assert adapt(value) == connection.ops.adapt_datetimefield_value(value)

@@ -180,7 +180,7 @@ class GroupCommitWriter:
             results = iter(services.alerts_ingest_prepared(prepared) if prepared else [])
             return [next(results) if job.call is None else job.call() for job in batch]
 
-        return atomic_polling(work)
+        return atomic_polling(work, dedicated=True)
 
     def _apply_alone(self, job: _Job) -> object:
         try:

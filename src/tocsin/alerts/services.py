@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
-from tocsin.dbwrite import fetch_raw, insert_rows, update_rows
+from tocsin.dbwrite import datetime_adapter, fetch_raw, insert_rows, update_rows
 from tocsin.engine.services import service_lane, timers_schedule_rows
 from tocsin.ids import new_ordered_public_id
 from tocsin.incidents.models import Incident
@@ -142,7 +142,7 @@ class _Prepare:
 
     def __init__(self) -> None:
         # A group commit's deliveries share a few times and services: adapt and map once.
-        self._adapt = connection.ops.adapt_datetimefield_value
+        self._adapt = datetime_adapter()
         self._times: dict[datetime | None, Any] = {None: None}
         self._severities: dict[tuple[int, str], str] = {}
 
@@ -169,10 +169,10 @@ class _Prepare:
             alert.source[:255],
             self._severity(integration, alert.source_severity),
             alert.source_severity[:64],
-            json.dumps(alert.labels),
-            json.dumps(alert.annotations),
+            json.dumps(alert.labels) if alert.labels else "{}",
+            json.dumps(alert.annotations) if alert.annotations else "{}",
             _dumps_details(alert.details),
-            json.dumps(alert.links),
+            json.dumps(alert.links) if alert.links else "[]",
             now,
             now,
             self._time(alert.starts_at),

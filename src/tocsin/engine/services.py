@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from tocsin.dbwrite import fetch_raw, insert_rows
+from tocsin.dbwrite import datetime_adapter, fetch_raw, insert_rows
 from tocsin.engine.deferred import defer_insert
 from tocsin.engine.models import Timer
 from tocsin.engine.wake import CHANNEL, wake_workers
@@ -100,8 +100,9 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
         # backend, a UUID or its hex, a due time adapted once per distinct instant.
         adapt_json = partial(ops.adapt_json_value, encoder=meta.get_field("payload").encoder)
         native_uuid = connection.features.has_native_uuid_field
-        times = {at: ops.adapt_datetimefield_value(at) for at in {at for at, _p, _l in rows}}
-        created = ops.adapt_datetimefield_value(timezone.now())
+        adapt_time = datetime_adapter()
+        times = {at: adapt_time(at) for at in {at for at, _p, _l in rows}}
+        created = adapt_time(timezone.now())
         sql = (
             f"INSERT INTO {ops.quote_name(meta.db_table)} "
             "(kind, due_at, incident_id, payload, lane, key, token, attempts, last_error, "
