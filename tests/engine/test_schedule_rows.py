@@ -20,7 +20,7 @@ T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 def test_rows_written_in_one_statement_read_and_run_like_any_timer(
     count: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Below RAW_FROM the ORM writes them; from it on a prepared statement does, with the
+    """Below RAW_FROM the ORM writes them; from it on one multi-row INSERT does, with the
     values prepared by hand: both must read back the same and run once each."""
     seen: list[int] = []
     monkeypatch.setitem(handlers.HANDLERS, "test.rows", lambda t: seen.append(t.payload["n"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -83,8 +84,8 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
     """Insert many key-less timers of one kind, given as (due at, payload, lane) rows.
 
     Alert ingestion writes one per new alert in its group commit: from ``RAW_FROM`` rows on they
-    go in one prepared ``executemany`` (the ORM's per-row ``bulk_create`` work was the largest
-    cost of a batch); the rows are the ones ``bulk_create`` would write.
+    go in one multi-row INSERT (the ORM's per-row ``bulk_create`` work was the largest cost of
+    a batch); the rows are the ones ``bulk_create`` would write.
     """
     if not rows:
         return
@@ -119,29 +120,34 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
             )
             for at, payload, lane in rows
         ]
-        if connection.vendor == "sqlite":
-            # One statement for all rows: executemany steps once per row, and the sqlite3
-            # module lets go of the GIL at every step, to get it back only when the event loop
-            # thread lets go of it in turn; the group-commit writer holds the write lock all
-            # along.
-            for start in range(0, len(params), _SQLITE_ROWS):
-                chunk = params[start : start + _SQLITE_ROWS]
-                fetch_raw(_values_sql(sql, len(chunk)), [v for row in chunk for v in row])
-        else:
-            with connection.cursor() as cursor:
-                cursor.executemany(sql, params)
+        # One statement for all rows, in the driver's own placeholders (``fetch_raw``). Not
+        # executemany: sqlite3 steps once per row and lets go of the GIL at every step, to get
+        # it back only when the event loop thread lets go in turn; psycopg binds and sends
+        # each row apart (30 timers on PostgreSQL: 2.1-2.7 ms, 1.0 ms in one statement, and
+        # half the writer's CPU per alert).
+        vendor = connection.vendor
+        for start in range(0, len(params), _VALUES_ROWS):
+            chunk = params[start : start + _VALUES_ROWS]
+            fetch_raw(_values_sql(sql, len(chunk), vendor), [v for row in chunk for v in row])
     wake_worker()
 
 
-_SQLITE_ROWS = 500
+_VALUES_ROWS = 500  # 3,000 parameters: far under SQLite's limit (32,766) and PostgreSQL's
 
 
 @functools.lru_cache(maxsize=64)
-def _values_sql(sql: str, rows: int) -> str:
-    """``sql`` (one ``VALUES (...)`` row in ``%s`` placeholders) for ``rows`` rows, in
-    sqlite3's ``?``."""
+def _values_sql(sql: str, rows: int, vendor: str) -> str:
+    """``sql`` (one ``VALUES (...)`` row in ``%s`` placeholders) for ``rows`` rows, in the
+    driver's placeholders: sqlite3's ``?``, psycopg's ``$1``, ``$2`` ... (``fetch_raw``)."""
     head, _, row = sql.partition(" VALUES ")
-    return f"{head} VALUES {', '.join([row.replace('%s', '?')] * rows)}"
+    pieces = row.split("%s")
+    if vendor != "postgresql":
+        return f"{head} VALUES {', '.join(['?'.join(pieces)] * rows)}"
+    numbers = itertools.count(1)
+    rendered = (
+        pieces[0] + "".join(f"${next(numbers)}{piece}" for piece in pieces[1:]) for _ in range(rows)
+    )
+    return f"{head} VALUES {', '.join(rendered)}"
 
 
 RAW_FROM = 8
