@@ -20,6 +20,7 @@ from tocsin.dbwrite import datetime_adapter, fetch_raw, insert_rows, update_rows
 from tocsin.engine.services import service_lane, timers_schedule_rows
 from tocsin.ids import new_ordered_public_id
 from tocsin.incidents.models import Incident
+from tocsin.incidents.selectors import open_incidents_for_groups
 from tocsin.incidents.services import (
     Opening,
     incident_acknowledge,
@@ -538,15 +539,10 @@ def _attach_new(alerts: list[Alert]) -> None:
         return
     keyed = [((alert.service_id, _group_key(alert)), alert) for alert in alerts]
     keys = {key for key, _alert in keyed}
-    found = Incident.objects.filter(
-        group_key__in={group_key for _service, group_key in keys},
-        status__in=Incident.OPEN_STATUSES,
-    ).order_by("id")
     incidents: dict[tuple[int | None, str], Incident] = {}
-    for incident in found:  # by id: the newest wins, as ``incident_open_for_group`` finds it
-        key = (incident.service_id, incident.group_key)
-        if key in keys:
-            incidents[key] = incident
+    for incident in open_incidents_for_groups(keys):
+        # by id: the newest wins, as ``incident_open_for_group`` finds it
+        incidents[(incident.service_id, incident.group_key)] = incident
     openers: dict[tuple[int, str], Alert] = {}
     for key, alert in keyed:
         if key not in incidents:
