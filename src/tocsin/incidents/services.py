@@ -20,6 +20,7 @@ from tocsin.incidents.models import (
     StatusUpdate,
     TimelineEvent,
 )
+from tocsin.incidents.selectors import open_incidents_for_groups
 
 
 class IncidentError(Exception):
@@ -222,13 +223,8 @@ def incident_open_for_group(*, service: Service | None, group_key: str) -> Incid
     """Return the open incident grouping ``group_key`` on ``service``, if any."""
     if not group_key:
         return None
-    return (
-        Incident.objects.filter(
-            service=service, group_key=group_key, status__in=Incident.OPEN_STATUSES
-        )
-        .order_by("-id")
-        .first()
-    )
+    found = open_incidents_for_groups([(service.id if service else None, group_key)])
+    return found[-1] if found else None  # the newest
 
 
 def incident_rotate_token(*, incident: Incident) -> None:
