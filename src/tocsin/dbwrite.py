@@ -14,6 +14,8 @@ each; ``fetch_raw`` runs a large statement on the driver's own cursor.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -119,13 +121,15 @@ def datetime_adapter() -> Callable[[datetime | None], Any]:
 
 
 def insert_rows(rows: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
-    """INSERT model instances of one model with one prepared ``executemany``.
+    """INSERT model instances of one model with multi-row statements (``VALUES_ROWS`` rows each).
 
     The rows ``bulk_create`` would write, without its per-value SQL compilation (the largest
-    cost of a worker batch that opens incidents: ~28 % of its time went to ``bulk_create``).
-    The instances do not get their primary keys: use it for rows nothing reads back by key
-    in the same step (timeline events, timers, deliveries, escalation runs).
-    ``ignore_conflicts``: a row whose unique key exists is skipped, as in ``bulk_create``.
+    cost of a worker batch that opens incidents: ~28 % of its time went to ``bulk_create``),
+    and without ``executemany``, which psycopg binds and sends row by row (client-side, as
+    Django's PostgreSQL cursor binds). The instances do not get their primary keys: use it
+    for rows nothing reads back by key in the same step (timeline events, timers,
+    deliveries, escalation runs). ``ignore_conflicts``: a row whose unique key exists is
+    skipped, as in ``bulk_create``.
     """
     if not rows:
         return
@@ -137,18 +141,37 @@ def insert_rows(rows: Sequence[Model], *, ignore_conflicts: bool = False) -> Non
     ]
     ops = connection.ops
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
-    sql = (
+    head = (
         f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(meta.db_table)} "
-        f"({', '.join(ops.quote_name(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-        f"{ops.on_conflict_suffix_sql(fields, on_conflict, None, None)}"
+        f"({', '.join(ops.quote_name(field.column) for field in fields)}) VALUES "
     )
+    suffix = ops.on_conflict_suffix_sql(fields, on_conflict, None, None) or ""
+    template = f"({', '.join(['%s'] * len(fields))})"
     params = [
         [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
         for row in rows
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    per_statement = max(1, min(VALUES_ROWS, 30_000 // len(fields)))
+    for start in range(0, len(params), per_statement):
+        chunk = params[start : start + per_statement]
+        values = values_rows(template, len(chunk), connection.vendor)
+        fetch_raw(f"{head}{values}{suffix}", [value for one in chunk for value in one])
+
+
+VALUES_ROWS = 500  # rows per statement (parameters: SQLite allows 32,766, PostgreSQL 65,535)
+
+
+@functools.lru_cache(maxsize=128)
+def values_rows(row: str, rows: int, vendor: str) -> str:
+    """``rows`` copies of ``row`` (a ``(...)`` of ``%s`` placeholders), comma-separated, in the
+    driver's own placeholders for ``fetch_raw``: sqlite3's ``?``, psycopg's ``$1``, ``$2`` ..."""
+    pieces = row.split("%s")
+    if vendor != "postgresql":
+        return ", ".join(["?".join(pieces)] * rows)
+    numbers = itertools.count(1)
+    return ", ".join(
+        pieces[0] + "".join(f"${next(numbers)}{piece}" for piece in pieces[1:]) for _ in range(rows)
+    )
 
 
 def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:

@@ -178,3 +178,15 @@ def test_datetime_adapter_writes_what_django_writes() -> None:
         None,
     ]:
         assert adapt(value) == connection.ops.adapt_datetimefield_value(value)
+
+
+def test_insert_rows_writes_more_rows_than_one_statement_takes() -> None:
+    due = timezone.now()
+    count = 2 * dbwrite.VALUES_ROWS + 7
+    dbwrite.insert_rows(
+        [Timer(kind="test.many", due_at=due, key=f"k{n}", payload={"n": n}) for n in range(count)],
+        ignore_conflicts=True,
+    )
+    stored = dict(Timer.objects.filter(kind="test.many").values_list("key", "payload"))
+    assert len(stored) == count
+    assert stored["k0"] == {"n": 0} and stored[f"k{count - 1}"] == {"n": count - 1}

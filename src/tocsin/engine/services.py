@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -13,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from tocsin.dbwrite import datetime_adapter, fetch_raw, insert_rows
+from tocsin.dbwrite import VALUES_ROWS, datetime_adapter, fetch_raw, insert_rows, values_rows
 from tocsin.engine.deferred import defer_insert
 from tocsin.engine.models import Timer
 from tocsin.engine.wake import CHANNEL, wake_workers
@@ -125,29 +123,12 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
         # it back only when the event loop thread lets go in turn; psycopg binds and sends
         # each row apart (30 timers on PostgreSQL: 2.1-2.7 ms, 1.0 ms in one statement, and
         # half the writer's CPU per alert).
-        vendor = connection.vendor
-        for start in range(0, len(params), _VALUES_ROWS):
-            chunk = params[start : start + _VALUES_ROWS]
-            fetch_raw(_values_sql(sql, len(chunk), vendor), [v for row in chunk for v in row])
+        head, _, row = sql.partition(" VALUES ")
+        for start in range(0, len(params), VALUES_ROWS):
+            chunk = params[start : start + VALUES_ROWS]
+            values = values_rows(row, len(chunk), connection.vendor)
+            fetch_raw(f"{head} VALUES {values}", [v for one in chunk for v in one])
     wake_worker()
-
-
-_VALUES_ROWS = 500  # 3,000 parameters: far under SQLite's limit (32,766) and PostgreSQL's
-
-
-@functools.lru_cache(maxsize=64)
-def _values_sql(sql: str, rows: int, vendor: str) -> str:
-    """``sql`` (one ``VALUES (...)`` row in ``%s`` placeholders) for ``rows`` rows, in the
-    driver's placeholders: sqlite3's ``?``, psycopg's ``$1``, ``$2`` ... (``fetch_raw``)."""
-    head, _, row = sql.partition(" VALUES ")
-    pieces = row.split("%s")
-    if vendor != "postgresql":
-        return f"{head} VALUES {', '.join(['?'.join(pieces)] * rows)}"
-    numbers = itertools.count(1)
-    rendered = (
-        pieces[0] + "".join(f"${next(numbers)}{piece}" for piece in pieces[1:]) for _ in range(rows)
-    )
-    return f"{head} VALUES {', '.join(rendered)}"
 
 
 RAW_FROM = 8
