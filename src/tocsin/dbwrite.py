@@ -8,8 +8,9 @@ retries every ``poll`` seconds itself, for up to ``wait`` seconds (the configure
 re-running the whole unit of work: everything of a failed attempt was rolled back. On
 PostgreSQL it is a plain ``transaction.atomic()``.
 
-``insert_rows`` and ``update_rows`` write a worker batch's rows with one prepared statement
-each; ``fetch_raw`` runs a large statement on the driver's own cursor.
+``insert_rows`` writes a worker batch's new rows in multi-row statements, ``update_rows`` its
+changed rows with one prepared ``executemany``; ``fetch_raw`` runs a large statement on the
+driver's own cursor.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def insert_rows(rows: Sequence[Model], *, ignore_conflicts: bool = False) -> Non
 VALUES_ROWS = 500  # rows per statement (parameters: SQLite allows 32,766, PostgreSQL 65,535)
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=64)  # up to ~50 KB each: a few MB at most
 def values_rows(row: str, rows: int, vendor: str) -> str:
     """``rows`` copies of ``row`` (a ``(...)`` of ``%s`` placeholders), comma-separated, in the
     driver's own placeholders for ``fetch_raw``: sqlite3's ``?``, psycopg's ``$1``, ``$2`` ..."""
