@@ -147,19 +147,25 @@ def insert_rows(rows: Sequence[Model], *, ignore_conflicts: bool = False) -> Non
         f"({', '.join(ops.quote_name(field.column) for field in fields)}) VALUES "
     )
     suffix = ops.on_conflict_suffix_sql(fields, on_conflict, None, None) or ""
-    template = f"({', '.join(['%s'] * len(fields))})"
     params = [
         [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
         for row in rows
     ]
-    per_statement = max(1, min(VALUES_ROWS, 30_000 // len(fields)))
-    for start in range(0, len(params), per_statement):
-        chunk = params[start : start + per_statement]
-        values = values_rows(template, len(chunk), connection.vendor)
-        fetch_raw(f"{head}{values}{suffix}", [value for one in chunk for value in one])
+    insert_values(head, f"({', '.join(['%s'] * len(fields))})", params, suffix)
 
 
 VALUES_ROWS = 500  # rows per statement (parameters: SQLite allows 32,766, PostgreSQL 65,535)
+
+
+def insert_values(head: str, row: str, params: Sequence[Sequence[Any]], suffix: str = "") -> None:
+    """Run ``head`` (``INSERT ... VALUES ``), one ``row`` (a ``(...)`` of ``%s``) per item of
+    ``params``, then ``suffix``, as statements of up to ``VALUES_ROWS`` rows (and 30,000
+    parameters), in the driver's own placeholders (``fetch_raw``)."""
+    per_statement = max(1, min(VALUES_ROWS, 30_000 // max(1, row.count("%s"))))
+    for start in range(0, len(params), per_statement):
+        chunk = params[start : start + per_statement]
+        values = values_rows(row, len(chunk), connection.vendor)
+        fetch_raw(f"{head}{values}{suffix}", [value for one in chunk for value in one])
 
 
 @functools.lru_cache(maxsize=64)  # up to ~50 KB each: a few MB at most

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import itertools
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
@@ -16,7 +13,7 @@ from django.utils import timezone
 
 from tocsin.alerts.models import Alert, ChangeEvent, Integration, Service
 from tocsin.alerts.sources.base import NormalizedAlert
-from tocsin.dbwrite import datetime_adapter, fetch_raw, insert_rows, update_rows
+from tocsin.dbwrite import datetime_adapter, fetch_raw, insert_rows, update_rows, values_rows
 from tocsin.engine.services import service_lane, timers_schedule_rows
 from tocsin.ids import new_ordered_public_id
 from tocsin.incidents.models import Incident
@@ -77,7 +74,6 @@ INSERT INTO alerts_alert (
     count, first_seen, last_seen, starts_at
 ) VALUES """
 _UPSERT_ROW = "(%s, %s, %s, %s, %s, 'firing', FALSE, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s)"
-_UPSERT_PARAMS = 16  # per row
 _UPSERT_TAIL = """
 ON CONFLICT (integration_id, fingerprint) WHERE status = 'firing'
 DO UPDATE SET
@@ -96,17 +92,9 @@ RETURNING id, count, integration_id, fingerprint
 _UPSERT_ROWS = 500
 
 
-@functools.lru_cache(maxsize=32)
 def _upsert_sql(rows: int, vendor: str) -> str:
     """The upsert of ``rows`` rows in the driver's own placeholders (see ``dbwrite.fetch_raw``)."""
-    if vendor == "postgresql":
-        marks: Iterator[str] = (f"${n}" for n in itertools.count(1))
-    else:
-        marks = itertools.repeat("?")
-    values = ",\n".join(
-        _UPSERT_ROW % tuple(itertools.islice(marks, _UPSERT_PARAMS)) for _ in range(rows)
-    )
-    return _UPSERT_HEAD + values + _UPSERT_TAIL
+    return _UPSERT_HEAD + values_rows(_UPSERT_ROW, rows, vendor) + _UPSERT_TAIL
 
 
 # What json.dumps(value, default=str) gives, without building an encoder for each call.

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from tocsin.dbwrite import VALUES_ROWS, datetime_adapter, fetch_raw, insert_rows, values_rows
+from tocsin.dbwrite import datetime_adapter, insert_rows, insert_values
 from tocsin.engine.deferred import defer_insert
 from tocsin.engine.models import Timer
 from tocsin.engine.wake import CHANNEL, wake_workers
@@ -102,11 +102,12 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
         adapt_time = datetime_adapter()
         times = {at: adapt_time(at) for at in {at for at, _p, _l in rows}}
         created = adapt_time(timezone.now())
-        sql = (
+        head = (
             f"INSERT INTO {ops.quote_name(meta.db_table)} "
             "(kind, due_at, incident_id, payload, lane, key, token, attempts, last_error, "
-            "created_at, done_at) VALUES (%s, %s, NULL, %s, %s, NULL, %s, 0, '', %s, NULL)"
+            "created_at, done_at) VALUES "
         )
+        row = "(%s, %s, NULL, %s, %s, NULL, %s, 0, '', %s, NULL)"
         params = [
             (
                 kind,
@@ -118,16 +119,12 @@ def timers_schedule_rows(*, kind: str, rows: list[tuple[datetime, dict[str, Any]
             )
             for at, payload, lane in rows
         ]
-        # One statement for all rows, in the driver's own placeholders (``fetch_raw``). Not
+        # Multi-row statements in the driver's own placeholders (``insert_values``). Not
         # executemany: sqlite3 steps once per row and lets go of the GIL at every step, to get
         # it back only when the event loop thread lets go in turn; psycopg binds and sends
         # each row apart (30 timers on PostgreSQL: 2.1-2.7 ms, 1.0 ms in one statement, and
         # half the writer's CPU per alert).
-        head, _, row = sql.partition(" VALUES ")
-        for start in range(0, len(params), VALUES_ROWS):
-            chunk = params[start : start + VALUES_ROWS]
-            values = values_rows(row, len(chunk), connection.vendor)
-            fetch_raw(f"{head} VALUES {values}", [v for one in chunk for v in one])
+        insert_values(head, row, params)
     wake_worker()
 
 
