@@ -313,3 +313,29 @@ def test_the_public_status_page_during_a_major_outage_and_after(
     assert text.index("Rolled back") < text.index("A bad deploy") < text.index("investigating")
     desktop.close()
     phone.close()
+
+
+def test_alice_starts_the_monthly_drill_from_the_drills_page(
+    chromium: Any, live_server: Any, alice: User
+) -> None:
+    from django.core.management import call_command
+
+    from tests.conftest import ROOT
+
+    call_command("config_apply", str(ROOT / "examples" / "policies" / "alloy.yaml"))
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/drills/")
+    page.fill("input[name=username]", "alice@example.com")
+    page.fill("input[name=password]", "alice-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Overdue: never run")
+    page.screenshot(path=str(SHOTS / "tocsin-drills.png"), full_page=True)
+    page.select_option("select[name=name]", "Monthly fire drill")
+    page.click("button:has-text('Start drill')")
+    page.wait_for_selector("text=Drill started")
+    incident = Incident.objects.get()
+    assert page.url.endswith(f"/incidents/{incident.public_id}/")
+    assert incident.drill == "Monthly fire drill"
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector("text=Annual full-scale incident simulation")
+    page.screenshot(path=str(SHOTS / "tocsin-home-drills.png"), full_page=True)

@@ -47,6 +47,28 @@ class IncidentCreate(Schema):
     summary: str = ""
 
 
+class DrillOut(Schema):
+    name: str
+    every: str
+    severity: str
+    scenario: str
+    last_run: IncidentRef | None = Field(description="the incident of its last run")
+    due_at: datetime | None = Field(description="when it is due again; null: never run, due now")
+    overdue: bool
+
+
+class IncidentRef(Schema):
+    id: str
+    number: int
+    triggered_at: datetime
+    url: str
+
+
+class DrillStart(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    service: str | None = Field(default=None, description="service whose policy pages")
+
+
 class IncidentAction(Schema):
     message: str = Field(default="", max_length=10_000)
 

@@ -17,17 +17,21 @@ from tocsin.api.process import ProcessOut, update_details
 from tocsin.api.process import router as process_router
 from tocsin.api.schemas import (
     AlertOut,
+    DrillOut,
+    DrillStart,
     ErrorOut,
     IncidentAction,
     IncidentCreate,
     IncidentList,
     IncidentOut,
+    IncidentRef,
     IntegrationOut,
     NoteIn,
     ServiceOut,
     ServiceRef,
     TimelineEventOut,
 )
+from tocsin.incidents.drills import DrillStatus, drill_start, drills_status
 from tocsin.incidents.models import Incident, TimelineEvent
 from tocsin.incidents.selectors import incident_get, incident_list, incident_timeline
 from tocsin.incidents.services import (
@@ -121,6 +125,47 @@ def declare_incident(request: HttpRequest, body: IncidentCreate) -> Status[Incid
         summary=body.summary,
         by=request.user,  # type: ignore[arg-type]
     )
+    return Status(201, _incident_out(incident))
+
+
+def _drill_out(drill: DrillStatus) -> DrillOut:
+    last = drill.last_run
+    return DrillOut(
+        name=drill.name,
+        every=drill.every,
+        severity=drill.severity,
+        scenario=drill.scenario,
+        last_run=IncidentRef(
+            id=last.public_id,
+            number=last.number,
+            triggered_at=last.triggered_at,
+            url=f"{settings.BASE_URL}/incidents/{last.public_id}/",
+        )
+        if last
+        else None,
+        due_at=drill.due_at,
+        overdue=drill.overdue,
+    )
+
+
+@api.get("/drills", response=list[DrillOut], tags=["incidents"])
+def list_drills(request: HttpRequest) -> list[DrillOut]:
+    """The policy's drills: cadence, last run, when each is due again (overdue ones too)."""
+    return [_drill_out(d) for d in drills_status()]
+
+
+@api.post("/drills", response={201: IncidentOut, 400: ErrorOut}, tags=["incidents"])
+def start_drill(request: HttpRequest, body: DrillStart) -> Status[IncidentOut]:
+    """Start a drill: a real incident of the drill's severity, flagged DRILL, that pages."""
+    service = None
+    if body.service:
+        service = Service.objects.filter(name=body.service).first()
+        if service is None:
+            raise HttpError(400, f"service: no service named {body.service!r}")
+    try:
+        incident = drill_start(name=body.name, service=service, by=_viewer(request))
+    except IncidentError as exc:
+        raise HttpError(400, f"name: {exc}") from exc
     return Status(201, _incident_out(incident))
 
 

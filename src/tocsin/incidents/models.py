@@ -69,6 +69,9 @@ class Incident(models.Model):
     links = models.JSONField(default=list, blank=True)  # [{"title": ..., "url": ...}]
     is_security = models.BooleanField(default=False)  # restricted visibility
     is_drill = models.BooleanField(default=False)  # excluded from metrics
+    # The policy drill this incident rehearsed ("" for any other incident, and for an incident
+    # flagged as a drill by hand): when it last ran decides when it is due again.
+    drill = models.CharField(max_length=200, blank=True, default="")
 
     # ---- the policy, as it was when the incident started (DESIGN rule 5) ------------------
     policy_snapshot = models.JSONField(default=dict, blank=True)
@@ -99,7 +102,12 @@ class Incident(models.Model):
                 name="incident_one_open_per_group",
             )
         ]
-        indexes = [models.Index(fields=["status", "triggered_at"], name="incident_status_time")]
+        indexes = [
+            models.Index(fields=["status", "triggered_at"], name="incident_status_time"),
+            # Not partial: SQLite uses a partial index only for a query whose condition implies
+            # the index's, and "drill = ?" does not imply "drill <> ''".
+            models.Index(fields=["drill", "triggered_at"], name="incident_drill_runs"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.number} {self.title}"

@@ -67,6 +67,28 @@ class IncidentFilterForm(forms.Form):
         return {name: data.get(name) or None for name in ("status", "severity", "service")}
 
 
+class DrillStartForm(forms.Form):
+    """Start one of the policy's drills."""
+
+    name = forms.ChoiceField()
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.none(),
+        to_field_name="public_id",
+        required=False,
+        empty_label="No service: nobody is paged",
+    )
+
+    def __init__(self, *args: Any, names: list[str], **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        name = self.fields["name"]
+        service = self.fields["service"]
+        assert isinstance(name, forms.ChoiceField)
+        assert isinstance(service, forms.ModelChoiceField)
+        name.choices = [(n, n) for n in names]
+        service.queryset = service_list()
+
+
 class IncidentDeclareForm(forms.Form):
     """Declare an incident by hand."""
 

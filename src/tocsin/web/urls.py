@@ -48,6 +48,8 @@ urlpatterns = [
         "incidents/<slug:public_id>/update/", process_views.incident_update, name="incident-update"
     ),
     path("services/", views.service_list, name="service-list"),
+    path("drills/", views.drill_list, name="drill-list"),
+    path("drills/start/", views.drill_run, name="drill-start"),
     path(
         "services/<slug:public_id>/simulate/",
         process_views.service_simulate,

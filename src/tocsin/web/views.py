@@ -16,9 +16,11 @@ from tocsin.accounts.models import User
 from tocsin.escalation import services as escalation_services
 from tocsin.escalation.readiness import readiness
 from tocsin.incidents import services as incident_services
+from tocsin.incidents.drills import drill_names, drill_start, drills_status
 from tocsin.incidents.models import Incident
 from tocsin.web.access import AuthedRequest, responder_view
 from tocsin.web.forms import (
+    DrillStartForm,
     EscalateForm,
     IncidentDeclareForm,
     IncidentFilterForm,
@@ -62,6 +64,7 @@ def _list_page(
         now = timezone.now()
         context["schedules"] = schedules_now(now=now)
         context["policies"] = policies_now(now=now)
+        context["overdue_drills"] = [d for d in drills_status(now=now) if d.overdue]
     return render_page(
         request, "web/incident_list.html", "web/partials/incident_table.html", context, status
     )
@@ -172,6 +175,31 @@ def readiness_panel(request: AuthedRequest) -> HttpResponse:
     """
     context = {"problems": readiness(now=timezone.now())}
     return render_page(request, "web/readiness.html", "web/partials/readiness_panel.html", context)
+
+
+@responder_view
+def drill_list(request: AuthedRequest, form: DrillStartForm | None = None) -> HttpResponse:
+    """The policy's drills: cadence, last run, next due or overdue, and a start form."""
+    names = drill_names()
+    context = {
+        "drills": drills_status(),
+        "form": form or DrillStartForm(names=names),
+    }
+    return render(request, "web/drill_list.html", context, status=400 if form else 200)
+
+
+@responder_view
+@require_POST
+def drill_run(request: AuthedRequest) -> HttpResponse:
+    """Start a drill: a real incident of the drill's severity, flagged DRILL, then open it."""
+    form = DrillStartForm(request.POST, names=drill_names())
+    if not form.is_valid():
+        return drill_list(request, form=form)
+    incident = drill_start(
+        name=form.cleaned_data["name"], service=form.cleaned_data["service"], by=request.user
+    )
+    messages.success(request, f"Drill started: incident #{incident.number}.")
+    return redirect("web:incident-detail", public_id=incident.public_id)
 
 
 @responder_view

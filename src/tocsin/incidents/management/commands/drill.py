@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
-from tocsin.incidents.drills import drill_names, drill_start
+from tocsin.incidents.drills import DrillStatus, drill_start, drills_status
 from tocsin.incidents.services import IncidentError
 
 
@@ -15,14 +15,18 @@ class Command(BaseCommand):
     help = "Start a drill from the policy: a real incident, flagged DRILL, that pages and runs."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("name", nargs="?", help="the drill's name (omit to list them)")
+        parser.add_argument(
+            "name",
+            nargs="?",
+            help="the drill's name (omit to list them with their last run and next due time)",
+        )
         parser.add_argument("--service", help="service whose escalation policy pages")
         parser.add_argument("--as", dest="as_email", help="e-mail of the person running it")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["name"]:
-            for name in drill_names():
-                self.stdout.write(name)
+            for drill in drills_status():
+                self.stdout.write(_line(drill))
             return
         service = None
         if options["service"]:
@@ -35,3 +39,16 @@ class Command(BaseCommand):
         except IncidentError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"#{incident.number}\t{incident.title}\t{incident.public_id}")
+
+
+def _line(drill: DrillStatus) -> str:
+    """name, cadence, last run, next due (UTC), tab-separated."""
+    last = drill.last_run
+    ran = (
+        f"last run {last.triggered_at:%Y-%m-%d %H:%M} UTC (#{last.number})" if last else "never run"
+    )
+    if drill.due_at is None:
+        due = "due now"
+    else:
+        due = f"{'overdue since' if drill.overdue else 'due'} {drill.due_at:%Y-%m-%d %H:%M} UTC"
+    return f"{drill.name}\tevery {drill.every}\t{ran}\t{due}"
