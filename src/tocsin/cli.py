@@ -35,7 +35,7 @@ Incidents:
   incident declare --title T [--severity S] [--service NAME]
   incident ack NUMBER | incident resolve NUMBER | incident list
   incident escalate NUMBER [--to-user E | --to-role R]
-  drill [NAME] [--service S]      list the policy's drills, or start one (flagged DRILL)
+  drill [NAME] [--service S]      list the policy's drills (last run, next due), or start one
 
 Anything else is passed to Django's manage.py (for example: tocsin django shell).
 """
