@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from django.db import OperationalError, connection, transaction
-from django.db.models import Model
+from django.db import DatabaseError, OperationalError, connection, models, transaction
+from django.db.models import Field, Model
 from django.db.models.constants import OnConflict
 
 T = TypeVar("T")
@@ -121,20 +121,27 @@ def datetime_adapter() -> Callable[[datetime | None], Any]:
 # ---- set-based writes of the worker's batches ---------------------------------------------
 
 
-def insert_rows(rows: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
+def insert_rows(
+    rows: Sequence[Model], *, ignore_conflicts: bool = False, returning: bool = False
+) -> None:
     """INSERT model instances of one model with multi-row statements (``VALUES_ROWS`` rows each).
 
     The rows ``bulk_create`` would write, without its per-value SQL compilation (the largest
     cost of a worker batch that opens incidents: ~28 % of its time went to ``bulk_create``),
     and without ``executemany``, which psycopg binds and sends row by row (client-side, as
-    Django's PostgreSQL cursor binds). The instances do not get their primary keys: use it
-    for rows nothing reads back by key in the same step (timeline events, timers,
-    deliveries, escalation runs). ``ignore_conflicts``: a row whose unique key exists is
-    skipped, as in ``bulk_create``.
+    Django's PostgreSQL cursor binds). Values are prepared as the fields' ``get_db_prep_save``
+    prepares them (``_Preparer``). ``ignore_conflicts``: a row whose unique key exists is
+    skipped, as in ``bulk_create``. ``returning``: each instance gets its new primary key,
+    from ``RETURNING`` (rows come back in the order of the VALUES list, as ``bulk_create``
+    relies on); otherwise the instances do not get their keys: use that for rows nothing
+    reads back by key in the same step (timeline events, timers, deliveries, escalation runs).
     """
     if not rows:
         return
-    meta = type(rows[0])._meta
+    if returning and ignore_conflicts:
+        raise ValueError("a skipped row returns no key: returning and ignore_conflicts exclude")
+    model = type(rows[0])
+    meta = model._meta
     fields = [
         field
         for field in meta.local_concrete_fields
@@ -147,25 +154,100 @@ def insert_rows(rows: Sequence[Model], *, ignore_conflicts: bool = False) -> Non
         f"({', '.join(ops.quote_name(field.column) for field in fields)}) VALUES "
     )
     suffix = ops.on_conflict_suffix_sql(fields, on_conflict, None, None) or ""
-    params = [
-        [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-        for row in rows
-    ]
-    insert_values(head, f"({', '.join(['%s'] * len(fields))})", params, suffix)
+    prepare = _Preparer(fields)
+    params = [prepare(row) for row in rows]
+    row_sql = f"({', '.join(['%s'] * len(fields))})"
+    if not returning:
+        insert_values(head, row_sql, params, suffix)
+        return
+    assert meta.pk is not None
+    keys = insert_values(head, row_sql, params, f" RETURNING {ops.quote_name(meta.pk.column)}")
+    if len(keys) != len(rows):  # pragma: no cover - a driver that returns no rows
+        raise DatabaseError(f"INSERT ... RETURNING gave {len(keys)} keys for {len(rows)} rows")
+    for instance, (key,) in zip(rows, keys, strict=True):
+        instance.pk = key
+        instance._state.adding = False
+        instance._state.db = connection.alias
+
+
+class _Preparer:
+    """What ``field.get_db_prep_save(field.pre_save(row, True), connection)`` gives for each
+    field of a row, with the dispatch skipped where it cannot change the value: a ``str`` for
+    a text field, an ``int`` for an integer field or a foreign key to one, a ``bool`` for a
+    boolean, ``None`` for a nullable field, and UTC datetimes (``datetime_adapter``). Every
+    other value (JSON, UUIDs, choices enums, decimals ...) goes through the field as before.
+    ``pre_save`` runs only for fields that define their own (``auto_now`` ...)."""
+
+    # Django's own field classes (not subclasses, which may convert) whose preparation
+    # returns a value of this type unchanged.
+    _IDENTITY: dict[type[Field[Any, Any]], type] = {
+        **dict.fromkeys(
+            (models.CharField, models.TextField, models.SlugField, models.EmailField), str
+        ),
+        **dict.fromkeys(
+            (
+                models.IntegerField,
+                models.BigIntegerField,
+                models.SmallIntegerField,
+                models.PositiveIntegerField,
+                models.PositiveBigIntegerField,
+                models.PositiveSmallIntegerField,
+                models.AutoField,
+                models.BigAutoField,
+                models.SmallAutoField,
+            ),
+            int,
+        ),
+        models.BooleanField: bool,
+    }
+
+    def __init__(self, fields: Sequence[Field[Any, Any]]) -> None:
+        adapt = datetime_adapter()
+        self._plan: list[tuple[Field[Any, Any], str, bool, type | None, Any]] = []
+        for field in fields:
+            target = field
+            if type(field) in (models.ForeignKey, models.OneToOneField):
+                target = field.target_field  # type: ignore[attr-defined]
+            own_pre_save = type(field).pre_save is not Field.pre_save
+            if type(field) in (models.DateTimeField, models.DateField):
+                own_pre_save = field.auto_now or field.auto_now_add  # type: ignore[attr-defined]
+            identity = self._IDENTITY.get(type(target))
+            adapt_time = adapt if type(target) is models.DateTimeField else None
+            self._plan.append((field, field.attname, own_pre_save, identity, adapt_time))
+
+    def __call__(self, row: Model) -> list[Any]:
+        values: list[Any] = []
+        append = values.append
+        for field, attname, own_pre_save, identity, adapt_time in self._plan:
+            value = field.pre_save(row, True) if own_pre_save else getattr(row, attname)
+            if value is None and field.null:
+                append(None)
+            elif identity is not None and type(value) is identity:
+                append(value)
+            elif adapt_time is not None and type(value) is datetime and value.tzinfo is UTC:
+                append(adapt_time(value))
+            else:
+                append(field.get_db_prep_save(value, connection))
+        return values
 
 
 VALUES_ROWS = 500  # rows per statement (parameters: SQLite allows 32,766, PostgreSQL 65,535)
 
 
-def insert_values(head: str, row: str, params: Sequence[Sequence[Any]], suffix: str = "") -> None:
+def insert_values(
+    head: str, row: str, params: Sequence[Sequence[Any]], suffix: str = ""
+) -> list[tuple[Any, ...]]:
     """Run ``head`` (``INSERT ... VALUES ``), one ``row`` (a ``(...)`` of ``%s``) per item of
     ``params``, then ``suffix``, as statements of up to ``VALUES_ROWS`` rows (and 30,000
-    parameters), in the driver's own placeholders (``fetch_raw``)."""
+    parameters), in the driver's own placeholders (``fetch_raw``); return the rows the
+    statements return (a ``RETURNING`` suffix), in order."""
     per_statement = max(1, min(VALUES_ROWS, 30_000 // max(1, row.count("%s"))))
+    returned: list[tuple[Any, ...]] = []
     for start in range(0, len(params), per_statement):
         chunk = params[start : start + per_statement]
         values = values_rows(row, len(chunk), connection.vendor)
-        fetch_raw(f"{head}{values}{suffix}", [value for one in chunk for value in one])
+        returned += fetch_raw(f"{head}{values}{suffix}", [value for one in chunk for value in one])
+    return returned
 
 
 @functools.lru_cache(maxsize=64)  # up to ~50 KB each: a few MB at most

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from tocsin import dbwrite
@@ -190,3 +192,78 @@ def test_insert_rows_writes_more_rows_than_one_statement_takes() -> None:
     stored = dict(Timer.objects.filter(kind="test.many").values_list("key", "payload"))
     assert len(stored) == count
     assert stored["k0"] == {"n": 0} and stored[f"k{count - 1}"] == {"n": count - 1}
+
+
+def _models_written_by_insert_rows() -> list[type[Model]]:
+    from tocsin.escalation.models import EscalationRun
+    from tocsin.incidents.models import Incident, TimelineEvent
+    from tocsin.notifications.models import Delivery
+
+    return [Timer, TimelineEvent, EscalationRun, Delivery, Incident]
+
+
+def _unwrapped(value: object) -> object:
+    return (type(value).__name__, value.obj) if type(value).__name__ == "Jsonb" else value  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("model", _models_written_by_insert_rows(), ids=lambda m: m.__name__)
+def test_insert_rows_prepares_every_value_as_the_field_does(model: type[Model]) -> None:
+    """The short ways of ``_Preparer`` (str, int, bool, None, UTC datetimes) give exactly what
+    the fields' own ``get_db_prep_save`` gives, for every field of every model written so."""
+    from datetime import UTC, datetime, timedelta
+    from datetime import timezone as tz
+
+    import time_machine
+
+    fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
+    samples: dict[str, list[object]] = {
+        "CharField": ["text", "", None],
+        "TextField": ["long text", None],
+        "IntegerField": [0, 7, None],
+        "PositiveIntegerField": [3, None],
+        "BigIntegerField": [2**40, None],
+        "BooleanField": [True, False],
+        "DateTimeField": [
+            datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=UTC),
+            datetime(2026, 3, 29, 3, 30, tzinfo=tz(timedelta(hours=2))),
+            None,
+        ],
+        "JSONField": [{"a": [1, "x"]}, [], None],
+        "UUIDField": [uuid.UUID(int=5), None],
+        "ForeignKey": [1, None],
+    }
+    prepare = dbwrite._Preparer(fields)
+    checked = 0
+    with time_machine.travel(datetime(2026, 11, 1, 6, 30, tzinfo=UTC), tick=False):
+        for round_ in range(3):
+            row = model()
+            for field in fields:
+                values = samples.get(field.get_internal_type(), [])
+                if values:
+                    setattr(row, field.attname, values[round_ % len(values)])
+            expected = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+            # psycopg's Jsonb wrapper compares by identity: compare what it wraps
+            assert [_unwrapped(v) for v in prepare(row)] == [_unwrapped(v) for v in expected]
+            checked += len(fields)
+    assert checked >= 3 * 5
+
+
+def test_insert_rows_returning_gives_each_row_its_key_in_order() -> None:
+    due = timezone.now()
+    count = dbwrite.VALUES_ROWS + 3  # two statements
+    rows = [Timer(kind="test.returning", due_at=due, key=f"r{n}") for n in range(count)]
+    dbwrite.insert_rows(rows, returning=True)
+
+    stored = dict(Timer.objects.filter(kind="test.returning").values_list("pk", "key"))
+    assert [stored[row.pk] for row in rows] == [row.key for row in rows]
+    assert not rows[0]._state.adding  # saved: a later save() updates instead of inserting
+    rows[0].lane = "service:9"
+    rows[0].save(update_fields=["lane"])
+    assert Timer.objects.get(key="r0").lane == "service:9"
+
+
+def test_insert_rows_cannot_return_keys_of_skipped_rows() -> None:
+    with pytest.raises(ValueError, match="returning and ignore_conflicts"):
+        dbwrite.insert_rows(
+            [Timer(kind="x", due_at=timezone.now())], returning=True, ignore_conflicts=True
+        )

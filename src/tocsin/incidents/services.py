@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
+from tocsin.dbwrite import insert_rows
 from tocsin.engine.deferred import defer_insert, deferred_inserts
 from tocsin.incidents.models import (
     ChecklistItem,
@@ -161,11 +162,7 @@ def incidents_open(openings: list[Opening]) -> list[Incident]:
         return []
     first = _next_number()
     incidents = [_incident_row(o, first + i) for i, o in enumerate(openings)]
-    Incident.objects.bulk_create(incidents)
-    if any(incident.pk is None for incident in incidents):  # pragma: no cover - old SQLite
-        from tocsin.engine.services import BatchUnsuitable
-
-        raise BatchUnsuitable("the database did not return the new incidents' ids")
+    insert_rows(incidents, returning=True)
     with deferred_inserts():
         for incident, opening in zip(incidents, openings, strict=True):
             _incident_begin(incident, opening)
