@@ -257,6 +257,20 @@ def test_business_days_are_counted_apart() -> None:
         parse_duration("15mins")
 
 
+def test_parsing_again_gives_the_same_answer_and_the_same_error() -> None:
+    # The parse is cached: the flag is part of the key, and errors are raised every time.
+    assert parse_duration("3bd", business_days=True).business_days == 3
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"business days \(3bd\) are not allowed"):
+            parse_duration("3bd")
+        with pytest.raises(ValueError, match="invalid duration"):
+            parse_duration(["1h"])  # not a string: refused, not a TypeError from the cache
+    assert (
+        parse_duration("1h30m") == parse_duration("1h30m")
+        and parse_duration("1h30m").seconds == 5400
+    )
+
+
 # ---- fields the seed guides need (close_requires, response_team, phases, approvals, drills) --
 
 P1 = "{name: P1, respond_within: 5m}"
