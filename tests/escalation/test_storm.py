@@ -67,6 +67,34 @@ def test_after_the_rate_limit_the_rest_wait_and_come_as_one_message(noisy: Servi
     assert not Delivery.objects.filter(status="pending").exists()
 
 
+def test_one_pass_postpones_everything_due_for_a_rate_limited_person(
+    noisy: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tocsin.notifications import sender
+
+    monkeypatch.setattr(sender, "PER_DESTINATION", 5)  # more are due than one message carries
+    for second in range(RATE_PER_MINUTE):
+        with time_machine.travel(T0 + timedelta(seconds=second), tick=False):
+            incident_create(title=f"blip {second}", service=noisy)
+            run_once()
+    assert len(mail.outbox) == RATE_PER_MINUTE  # Bob had his fill this minute
+    later = T0 + timedelta(seconds=RATE_PER_MINUTE + 1)
+    with time_machine.travel(later, tick=False):
+        for n in range(8):
+            incident_create(title=f"disk {n} full", service=noisy)
+        worker.run_timers()
+        assert sender.deliveries_send_due() == 0
+        waiting = Delivery.objects.filter(status="pending")
+        assert waiting.count() == 8
+        assert not waiting.filter(due_at__lte=later).exists()  # all wait, none left due
+        assert {d.due_at for d in waiting} == {T0 + sender.WINDOW}  # the first message + 1 min
+    with time_machine.travel(T0 + sender.WINDOW + timedelta(seconds=1), tick=False):
+        run_once()  # room for one message again: a bundle of five; the other three wait
+    assert len(mail.outbox) == RATE_PER_MINUTE + 1
+    assert mail.outbox[-1].subject.startswith("[Tocsin] 5 incidents need you")
+    assert Delivery.objects.filter(status="pending").count() == 3
+
+
 def test_a_bundle_leaves_out_incidents_acknowledged_meanwhile(db: None) -> None:
     from tocsin.incidents.services import incident_acknowledge
 
