@@ -166,3 +166,30 @@ def test_the_worker_keeps_its_database_connection_between_iterations() -> None:
     finally:
         connection.close()
         connection.settings_dict = shared
+
+
+def test_a_batch_claim_takes_only_pending_due_timers_and_reads_them_whole() -> None:
+    from django.db import transaction
+
+    from tocsin.engine.services import timers_claim_due
+
+    with time_machine.travel(T0, tick=False):
+        due = [
+            timer_schedule(kind="test.record", due_at=T0 - timedelta(seconds=n), payload={"n": n})
+            for n in (1, 2)
+        ]
+        later = timer_schedule(kind="test.record", due_at=T0 + timedelta(minutes=1))
+        done = timer_schedule(kind="test.record", due_at=T0 - timedelta(minutes=1))
+        assert all(due) and later is not None and done is not None
+        Timer.objects.filter(pk=done.pk).update(done_at=T0)
+        token = uuid.uuid4()
+        with transaction.atomic():
+            claimed = timers_claim_due(now=T0, limit=10, token=token)
+    assert [t.pk for t in claimed] == [due[1].pk, due[0].pk]  # oldest due first
+    first = claimed[0]
+    assert first.token == token and first.payload == {"n": 2}  # converted: UUID, JSON
+    assert first.due_at == T0 - timedelta(seconds=2) and first.kind == "test.record"
+    assert first.done_at is None and first.attempts == 0
+    stored = dict(Timer.objects.values_list("pk", "token"))
+    assert stored[due[0].pk] == stored[due[1].pk] == token
+    assert token not in {stored[later.pk], stored[done.pk]}  # not due, already done: untouched
