@@ -110,14 +110,20 @@ def list_incidents(request: HttpRequest, filters: Query[IncidentFilter]) -> Inci
     return IncidentList(items=[_incident_out(i) for i in page], count=qs.count())
 
 
+def _service_named(name: str | None) -> Service | None:
+    """The service a request body names (None when it names none); 400 for an unknown one."""
+    if not name:
+        return None
+    service = Service.objects.filter(name=name).first()
+    if service is None:
+        raise HttpError(400, f"service: no service named {name!r}")
+    return service
+
+
 @api.post("/incidents", response={201: IncidentOut, 400: ErrorOut}, tags=["incidents"])
 def declare_incident(request: HttpRequest, body: IncidentCreate) -> Status[IncidentOut]:
     """Declare an incident by hand."""
-    service = None
-    if body.service:
-        service = Service.objects.filter(name=body.service).first()
-        if service is None:
-            raise HttpError(400, f"service: no service named {body.service!r}")
+    service = _service_named(body.service)
     incident = incident_create(
         title=body.title,
         severity=body.severity,
@@ -157,11 +163,7 @@ def list_drills(request: HttpRequest) -> list[DrillOut]:
 @api.post("/drills", response={201: IncidentOut, 400: ErrorOut}, tags=["incidents"])
 def start_drill(request: HttpRequest, body: DrillStart) -> Status[IncidentOut]:
     """Start a drill: a real incident of the drill's severity, flagged DRILL, that pages."""
-    service = None
-    if body.service:
-        service = Service.objects.filter(name=body.service).first()
-        if service is None:
-            raise HttpError(400, f"service: no service named {body.service!r}")
+    service = _service_named(body.service)
     try:
         incident = drill_start(name=body.name, service=service, by=_viewer(request))
     except IncidentError as exc:
