@@ -88,6 +88,14 @@ def test_one_pass_postpones_everything_due_for_a_rate_limited_person(
         assert waiting.count() == 8
         assert not waiting.filter(due_at__lte=later).exists()  # all wait, none left due
         assert {d.due_at for d in waiting} == {T0 + sender.WINDOW}  # the first message + 1 min
+    # At most POSTPONE_PER_PASS a pass: the rest are still due, and the next pass takes them.
+    Delivery.objects.update(due_at=later)
+    monkeypatch.setattr(sender, "POSTPONE_PER_PASS", 6)
+    with time_machine.travel(later, tick=False):
+        sender.deliveries_send_due()
+        assert Delivery.objects.filter(status="pending", due_at__lte=later).count() == 2
+        sender.deliveries_send_due()
+        assert not Delivery.objects.filter(status="pending", due_at__lte=later).exists()
     with time_machine.travel(T0 + sender.WINDOW + timedelta(seconds=1), tick=False):
         run_once()  # room for one message again: a bundle of five; the other three wait
     assert len(mail.outbox) == RATE_PER_MINUTE + 1

@@ -36,6 +36,7 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 RATE_PER_MINUTE = 4
 PER_DESTINATION = 200  # deliveries one message may carry (a bundle lists 50, then a count)
+POSTPONE_PER_PASS = 1000  # a rate-limited destination's deliveries postponed in one pass
 WINDOW = timedelta(minutes=1)
 
 
@@ -242,10 +243,13 @@ def deliveries_send_due(*, limit: int = 500) -> int:
     for transport, target in destinations:
         until = _rate_limited_until(target, now)
         if until is not None:
-            # Had its fill this minute: everything due for it waits, with one UPDATE and
-            # without loading the rows (in a storm, hundreds per person every pass).
-            destination = due.filter(transport=transport, target=target)
-            atomic_polling(partial(destination.update, due_at=until))
+            # Had its fill this minute: what is due for it waits, by id, without loading the
+            # rows (in a storm, hundreds per person every pass); at most POSTPONE_PER_PASS a
+            # pass, so that thousands coming due at once do not stall the worker's steps in
+            # one long UPDATE (measured on PostgreSQL: escalation lateness max 0.5-0.9 s).
+            pending = due.filter(transport=transport, target=target).order_by("due_at", "id")
+            ids = list(pending.values_list("id", flat=True)[:POSTPONE_PER_PASS])
+            atomic_polling(partial(_postpone, ids, until))
             continue
         for delivery in (
             due.filter(transport=transport, target=target)
