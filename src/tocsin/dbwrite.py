@@ -140,8 +140,7 @@ def insert_rows(
         return
     if returning and ignore_conflicts:
         raise ValueError("a skipped row returns no key: returning and ignore_conflicts exclude")
-    model = type(rows[0])
-    meta = model._meta
+    meta = type(rows[0])._meta
     fields = [
         field
         for field in meta.local_concrete_fields
