@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 
-from tocsin.notifications.transports.base import Message, TransportError, check_outbound
+from tocsin.notifications.transports.base import Message, TransportError, outbound_guard
 
 TIMEOUT = 10
 
@@ -28,21 +28,30 @@ def _split_secret(target: str) -> tuple[str, str]:
 
 class WebhookTransport:
     def send(self, target: str, message: Message) -> None:
-        """POST the message's JSON body; 4xx is permanent (but 408/429), 5xx is retried."""
+        """POST the message's JSON body; 2xx is delivered, 5xx, 408, 429 and network errors
+        are retried, other 4xx and 3xx (redirects are not followed) are permanent."""
         url, secret = _split_secret(target)
-        check_outbound(url)
         body = json.dumps(
             message.data or {"subject": message.subject, "text": message.text}, default=str
         ).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "Tocsin"}
         if secret:
             headers["X-Tocsin-Signature"] = sign(secret, body)
-        try:
-            response = requests.post(
-                url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+        with outbound_guard("webhook"):
+            try:
+                response = requests.post(
+                    url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+                )
+            except requests.RequestException as exc:
+                raise TransportError(f"webhook: {exc}") from exc
+        status = response.status_code
+        if 300 <= status < 400:
+            # Not followed (a redirect could lead to a private address past the guard): the
+            # message did not arrive, and the URL needs fixing.
+            raise TransportError(
+                f"webhook answered {status} (a redirect: use the URL it points to)",
+                permanent=True,
             )
-        except requests.RequestException as exc:
-            raise TransportError(f"webhook: {exc}") from exc
-        if response.status_code >= 400:
-            permanent = response.status_code < 500 and response.status_code not in (408, 429)
-            raise TransportError(f"webhook answered {response.status_code}", permanent=permanent)
+        if status >= 400:
+            permanent = status < 500 and status not in (408, 429)
+            raise TransportError(f"webhook answered {status}", permanent=permanent)
