@@ -30,6 +30,8 @@ Configuration as code:
 People and access:
   createuser --email E [--password P] [--admin]
   token create --email E [--name N]   print a new API token
+  test-message --email E [--method NAME] [--queue]
+                                  send a test message through a person's contact methods
 
 Incidents:
   incident declare --title T [--severity S] [--service NAME]
@@ -54,6 +56,7 @@ COMMANDS = {
     "simulate": "simulate",
     "render-guide": "render_guide",
     "drill": "drill",
+    "test-message": "test_message",
 }
 POLICY_VERBS = {
     "check": "config_check",

@@ -5,18 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
-from tocsin.accounts.models import Role, User
+from tocsin.accounts.models import ContactMethod, Role, User
 from tocsin.escalation.models import EscalationPolicy
 from tocsin.escalation.readiness import readiness
 from tocsin.escalation.selectors import resolve_targets
 from tocsin.escalation.services import escalation_escalate_now, escalation_page_directly
 from tocsin.incidents.selectors import incident_get
+from tocsin.notifications.models import Delivery
+from tocsin.notifications.services import (
+    TestTooSoon,
+    contact_method_last_test,
+    contact_method_test,
+)
 from tocsin.oncall.models import Schedule
 from tocsin.oncall.selectors import oncall_users_at, schedule_gaps, schedule_shifts
 
@@ -243,3 +249,92 @@ def simulate(request: HttpRequest, name: str, query: Query[SimulateQuery]) -> li
         raise HttpError(400, str(exc)) from exc
     zone = at.tzinfo or UTC
     return [SimEventOut(**e.as_json(at, zone)) for e in events]
+
+
+# ---- a person's contact methods, and test messages to them ----------------------------------
+
+
+class TestOut(Schema):
+    id: str
+    status: str = Field(description="pending, sent or failed")
+    queued_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    error: str
+
+
+class ContactMethodOut(Schema):
+    name: str
+    kind: str
+    target: str
+    status: str = Field(description="ok, or failing after a permanent error")
+    last_error: str
+    failing_since: datetime | None
+    last_test: TestOut | None
+
+
+def _test_out(delivery: Delivery) -> TestOut:
+    return TestOut(
+        id=delivery.public_id,
+        status=delivery.status,
+        queued_at=delivery.created_at,
+        sent_at=delivery.sent_at,
+        attempts=delivery.attempts,
+        error=delivery.error,
+    )
+
+
+def _method_out(method: ContactMethod) -> ContactMethodOut:
+    test = contact_method_last_test(method=method)
+    return ContactMethodOut(
+        name=method.name,
+        kind=method.kind,
+        target=method.target,
+        status=method.status,
+        last_error=method.last_error,
+        failing_since=method.failing_since,
+        last_test=_test_out(test) if test is not None else None,
+    )
+
+
+def _own_or_staff(request: HttpRequest, email: str) -> User:
+    """The person named by ``email``, if the caller is that person or an administrator (a
+    contact method's target can hold a webhook secret or a chat token)."""
+    caller = request.user if isinstance(request.user, User) else None
+    person = User.objects.filter(email=email.lower(), is_active=True).first()
+    if person is None:
+        raise HttpError(404, f"no person {email!r}")
+    if caller is None or (caller.pk != person.pk and not caller.is_staff):
+        raise HttpError(403, "only the person themselves or an administrator can do this")
+    return person
+
+
+@router.get("/people/{email}/contact-methods", response=list[ContactMethodOut], tags=["people"])
+def contact_methods(request: HttpRequest, email: str) -> list[ContactMethodOut]:
+    """A person's contact methods in order: working or failing, and their last test message."""
+    person = _own_or_staff(request, email)
+    methods = ContactMethod.objects.filter(user=person).order_by("position", "id")
+    return [_method_out(method) for method in methods]
+
+
+@router.post(
+    "/people/{email}/contact-methods/{name}/test",
+    response={202: TestOut, 429: dict[str, str]},
+    tags=["people"],
+)
+def contact_method_test_api(
+    request: HttpRequest, response: HttpResponse, email: str, name: str
+) -> Status[TestOut] | Status[dict[str, str]]:
+    """Send a test message through one contact method (at most one a minute). The worker
+    sends it like a page; ``GET .../contact-methods`` shows its outcome (``last_test``)."""
+    person = _own_or_staff(request, email)
+    method = ContactMethod.objects.filter(user=person, name=name).first()
+    if method is None:
+        raise HttpError(404, f"{person.email} has no contact method named {name!r}")
+    by = request.user if isinstance(request.user, User) else None
+    try:
+        delivery = contact_method_test(method=method, by=by)
+    except TestTooSoon as exc:
+        response["Retry-After"] = str(max(1, int(exc.wait.total_seconds() + 0.999)))
+        return Status(429, {"detail": str(exc)})
+    return Status(202, _test_out(delivery))

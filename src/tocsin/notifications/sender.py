@@ -27,7 +27,7 @@ from tocsin.incidents.models import Incident
 from tocsin.incidents.services import timeline_add
 from tocsin.notifications.messages import bundle_message, page_message
 from tocsin.notifications.models import Delivery
-from tocsin.notifications.services import delivery_fallback
+from tocsin.notifications.services import TEST_KIND, delivery_fallback
 from tocsin.notifications.transports import TRANSPORTS, Message, TransportError
 
 log = logging.getLogger("tocsin.notifications")
@@ -144,7 +144,11 @@ def _transmit(wanted: list[Delivery]) -> TransportError | datetime:
             subject=leader.subject,
             text=leader.body,
             thread_id=f"incident-{leader.incident.public_id}" if leader.incident else "",
-            data={"event": "incident.update", "subject": leader.subject, "text": leader.body},
+            data={
+                "event": "contact_method.test" if leader.kind == TEST_KIND else "incident.update",
+                "subject": leader.subject,
+                "text": leader.body,
+            },
         )
     else:
         message = page_message(leader) if len(wanted) == 1 else bundle_message(wanted)
@@ -189,7 +193,9 @@ def _failed(delivery: Delivery, exc: TransportError) -> None:
             last_error=exc.message[:2000],
             failing_since=timezone.now(),
         )
-    fallback = delivery_fallback(delivery=delivery)
+    # A test message's failure is for the person who asked (their profile shows it): no
+    # fallback message, nothing on an incident's timeline.
+    fallback = delivery_fallback(delivery=delivery) if delivery.kind != TEST_KIND else None
     if delivery.incident is not None:
         timeline_add(
             incident=delivery.incident,

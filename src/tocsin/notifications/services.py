@@ -212,3 +212,76 @@ def message_delivery_create(
         return None
     wake_worker()
     return delivery
+
+
+# ---- test messages ------------------------------------------------------------------------
+
+TEST_KIND = "test"
+TEST_EVERY = timedelta(minutes=1)  # one test message per contact method a minute
+
+
+class TestTooSoon(Exception):
+    """A test message went to this contact method less than ``TEST_EVERY`` ago."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, method: ContactMethod, wait: timedelta) -> None:
+        self.wait = wait
+        seconds = max(1, int(wait.total_seconds() + 0.999))
+        super().__init__(
+            f"a test message to {method.name!r} was queued less than a minute ago; "
+            f"try again in {seconds} s"
+        )
+
+
+def _test_text(*, method: ContactMethod, by: User | None, now: datetime) -> str:
+    asked = f"at the request of {by}" if by is not None else "from the command line"
+    return (
+        f"This is a test message from Tocsin, queued at {now:%Y-%m-%d %H:%M:%S} UTC {asked}.\n\n"
+        f"It went to {method.user}'s contact method {method.name!r} ({method.kind}). If you "
+        "can read it, a page reaches you here. Nothing needs doing.\n"
+    )
+
+
+def contact_method_test(
+    *, method: ContactMethod, by: User | None, now: datetime | None = None
+) -> Delivery:
+    """Queue a test message to one of a person's contact methods; the worker sends it like a
+    page (same transport, retries, rate limit, delivery row). Sent, it marks a failing method
+    working again; refused for good, it marks the method failing (nobody else is told: the
+    person asked and sees the outcome on their profile).
+
+    At most one a minute per method (``TestTooSoon``): a double click sends one message.
+    """
+    now = now or timezone.now()
+    last = contact_method_last_test(method=method)
+    if last is not None and now - last.created_at < TEST_EVERY:
+        raise TestTooSoon(method, TEST_EVERY - (now - last.created_at))
+    delivery = Delivery(
+        # The minute in the key: two requests racing past the check above make one row.
+        key=f"{TEST_KIND}:{method.pk}:{int(now.timestamp()) // 60}",
+        user_id=method.user_id,
+        contact_method=method,
+        transport=method.kind,
+        target=method.target,
+        kind=TEST_KIND,
+        only_if_triggered=False,
+        subject=f"[Tocsin] Test message for {method.name}"[:500],
+        body=_test_text(method=method, by=by, now=now),
+        reason=(f"test requested by {by}" if by is not None else "test from the command line")[
+            :500
+        ],
+        due_at=now,
+    )
+    if _insert_one(delivery) is None:
+        raise TestTooSoon(method, TEST_EVERY)
+    return delivery
+
+
+def contact_method_last_test(*, method: ContactMethod) -> Delivery | None:
+    """The latest test message of a contact method, if it ever had one."""
+    return (
+        Delivery.objects.filter(contact_method=method, kind=TEST_KIND)
+        .order_by("-created_at", "-id")
+        .first()
+    )

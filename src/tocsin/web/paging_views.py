@@ -12,6 +12,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from tocsin.accounts.models import ContactMethod
+from tocsin.notifications.services import (
+    TestTooSoon,
+    contact_method_last_test,
+    contact_method_test,
+)
 from tocsin.oncall import services as oncall_services
 from tocsin.oncall.models import Schedule
 from tocsin.web.access import AuthedRequest, responder_view
@@ -123,12 +129,33 @@ def override_delete(request: AuthedRequest, public_id: str) -> HttpResponse:
 def me(request: AuthedRequest) -> HttpResponse:
     """The signed-in person: how they are reached, their shifts, what was sent to them."""
     user = request.user
+    methods = list(person_contact_methods(user=user))
     context = {
         "person": user,
-        "methods": person_contact_methods(user=user),
+        "methods": [(method, contact_method_last_test(method=method)) for method in methods],
         "rules": person_rules(user=user),
         "shifts": person_shifts(user=user, now=timezone.now()),
         "feed_url": person_feed_url(user=user),
         "deliveries": person_deliveries(user=user),
     }
     return render(request, "web/me.html", context)
+
+
+@responder_view
+@require_POST
+def contact_method_test_view(request: AuthedRequest, method_id: int) -> HttpResponse:
+    """Send a test message to one of the signed-in person's own contact methods."""
+    method = ContactMethod.objects.filter(pk=method_id, user=request.user).first()
+    if method is None:
+        raise Http404("No such contact method of yours")
+    try:
+        contact_method_test(method=method, by=request.user)
+    except TestTooSoon as exc:
+        messages.error(request, f"Not sent: {exc}.")
+    else:
+        messages.success(
+            request,
+            f"A test message to {method.name} is on its way: this page shows when it was sent, "
+            "or why it was not.",
+        )
+    return redirect("web:me")

@@ -68,5 +68,10 @@ urlpatterns = [
         name="override-delete",
     ),
     path("me/", paging_views.me, name="me"),
+    path(
+        "me/contact-methods/<int:method_id>/test/",
+        paging_views.contact_method_test_view,
+        name="contact-method-test",
+    ),
     path("readiness/", views.readiness_panel, name="readiness"),
 ]

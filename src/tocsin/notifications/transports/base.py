@@ -93,9 +93,10 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,ass
 @contextmanager
 def outbound_guard(what: str) -> Iterator[None]:
     """Inside (and in the threads started with its context), connections go to public
-    addresses only, unless the operator allows private networks (``TOCSIN_ALLOW_PRIVATE_NETWORKS``). A refused connection ends as a
-    permanent ``TransportError`` whatever the library made of it (a connection error, a
-    "not delivered" result): retrying would be refused again."""
+    addresses only, unless the operator allows private networks
+    (``TOCSIN_ALLOW_PRIVATE_NETWORKS``). A refused connection ends as a permanent
+    ``TransportError`` whatever the library made of it (a connection error, a "not delivered"
+    result): retrying would be refused again."""
     if settings.ALLOW_PRIVATE_NETWORKS:
         yield
         return
