@@ -108,6 +108,27 @@ def test_readiness_lists_what_would_page_nobody(api: Api, example: None) -> None
     assert body["ready"] is False
 
 
+def test_readiness_names_a_person_an_escalation_level_pages_directly(
+    api: Api, example: None
+) -> None:
+    from tocsin.accounts.models import User
+    from tocsin.escalation.models import EscalationLevel
+
+    User.objects.create_user("direct@example.com", name="Direct")
+    level = EscalationLevel.objects.order_by("policy_id", "position").first()
+    assert level is not None
+    level.targets = [*level.targets, {"user": "direct@example.com"}]
+    level.save(update_fields=["targets"])
+    with time_machine.travel(datetime(2026, 11, 23, 12, tzinfo=UTC), tick=False):
+        _, body = api("get", "/readiness")
+    assert {
+        "kind": "unreachable_person",
+        "subject": "direct@example.com",
+        "message": "Direct can be paged (schedule, role or escalation level) but has no working "
+        "contact method",
+    } in body["problems"]
+
+
 def test_escalate_now_pages_a_chosen_person(api: Api, example: None) -> None:
     _, incident = api("post", "/incidents", {"title": "Checkout down"})
     status, _ = api(

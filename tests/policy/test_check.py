@@ -10,6 +10,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from tests.policy.helpers import DEMO, SHARED_EXAMPLE, problems, run
+from tocsin.notifications.transports.apprise_url import apprise_understands
 from tocsin.policy.config.durations import format_duration, parse_duration
 
 Check = Callable[..., list[str]]
@@ -191,6 +192,16 @@ def test_a_contact_has_exactly_one_channel(check: Check) -> None:
         "tocsin.yaml:5 people[0].contact[0]: give exactly one of email, apprise or webhook"
         " (found email, webhook)"
     ]
+
+
+def test_an_apprise_url_apprise_cannot_parse_is_refused_with_its_line(check: Check) -> None:
+    chat = "{name: mail, email: alice@example.com}, {name: chat, apprise: 'slack://T1/B2'}"
+    assert check(("{name: mail, email: alice@example.com}", chat)) == [
+        "tocsin.yaml:5 people[0].contact[1].apprise: 'slack://T1/B2' is not a URL apprise "
+        "understands: check its form for the service (https://github.com/caronc/apprise/wiki)"
+    ]
+    # The full form of the same service is fine (apprise parses it; nothing is sent).
+    assert apprise_understands("slack://T1234ABCD/B5678EFGH/abcdefghijklmnopqrstuvwx")
 
 
 def test_members_must_be_people_in_the_file(check: Check) -> None:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tocsin.accounts.models import ContactMethod, Role, User
 from tocsin.alerts.models import Service
-from tocsin.escalation.models import EscalationPolicy
+from tocsin.escalation.models import EscalationLevel, EscalationPolicy
 from tocsin.escalation.selectors import resolve_target, target_label
 from tocsin.oncall import rotation
 from tocsin.oncall.models import LayerMember, Schedule
@@ -24,8 +24,17 @@ class Problem:
 
 
 def _paged_people() -> set[int]:
+    """Everyone a page can reach: schedule participants, role members, and the people an
+    escalation level names directly."""
     ids = set(LayerMember.objects.values_list("user_id", flat=True))
     ids.update(Role.members.through.objects.values_list("user_id", flat=True))
+    named = {
+        target["user"].lower()
+        for level in EscalationLevel.objects.all()
+        for target in level.targets
+        if "user" in target
+    }
+    ids.update(User.objects.filter(email__in=named).values_list("pk", flat=True))
     return ids
 
 
@@ -40,7 +49,8 @@ def _unreachable() -> list[Problem]:
         Problem(
             "unreachable_person",
             p.email,
-            f"{p} is on a schedule or role but has no working contact method",
+            f"{p} can be paged (schedule, role or escalation level) but has no working "
+            "contact method",
         )
         for p in people
     ]

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from tocsin.notifications.transports.apprise_url import apprise_understands
 from tocsin.policy.config.durations import parse_duration
 
 INTEGRATION_KINDS = ("alertmanager", "pagerduty", "grafana", "webhook")
@@ -140,6 +141,13 @@ def _apprise(value: object) -> str:
     text = _text("url", value, "an apprise URL")
     if "://" not in text:
         raise fail("url", f"{text!r} is not an apprise URL (e.g. slack://..., json://host/path)")
+    if not apprise_understands(text):
+        # Found now, not at 3 am: the first page through it would fail for good.
+        raise fail(
+            "url",
+            f"{text!r} is not a URL apprise understands: check its form for the service "
+            "(https://github.com/caronc/apprise/wiki)",
+        )
     return text
 
 
