@@ -339,3 +339,26 @@ def test_alice_starts_the_monthly_drill_from_the_drills_page(
     page.goto(f"{live_server.url}/")
     page.wait_for_selector("text=Annual full-scale incident simulation")
     page.screenshot(path=str(SHOTS / "tocsin-home-drills.png"), full_page=True)
+
+
+def test_alice_checks_that_her_pager_reaches_her(
+    chromium: Any, live_server: Any, alice: User
+) -> None:
+    from django.core import mail
+
+    from tocsin.accounts.models import ContactMethod
+
+    ContactMethod.objects.create(user=alice, name="work mail", kind="email", target=alice.email)
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    _sign_in(page, f"{live_server.url}/me/")
+    page.click("button:has-text('Send a test message')")
+    page.wait_for_selector("text=A test message to work mail is on its way")
+    page.wait_for_selector(".test-result.test-pending")
+    run_once()
+    page.reload()
+    page.wait_for_selector(".test-result.test-sent")
+    page.wait_for_selector(".delivery-table td:has-text('Test message')")
+    # No rules of her own: the first contact method is paged at once.
+    page.wait_for_selector("text=No rules of your own: pages go to work mail at once.")
+    page.screenshot(path=str(SHOTS / "tocsin-me-test.png"), full_page=True)
+    assert [m.subject for m in mail.outbox] == ["[Tocsin] Test message for work mail"]

@@ -103,3 +103,15 @@ def test_someone_with_no_contact_methods_is_told_pages_cannot_reach_them(
 
     assert "No contact methods: a page cannot reach you." in page
     assert "No shifts in the next 4 weeks." in page
+
+
+def test_without_rules_the_profile_says_where_pages_go(dana: Client, rota: dict[str, User]) -> None:
+    from tocsin.accounts.models import NotificationRule
+
+    NotificationRule.objects.filter(user=rota["dana"]).delete()
+    page = text(me(dana))
+    assert "No rules of your own: pages go to email-0 at once." in page
+
+    ContactMethod.objects.filter(user=rota["dana"]).delete()
+    page = text(me(dana))
+    assert "No notification rules: pages to you go nowhere." in page
