@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tocsin.oncall.rotation import Layer, Override, Schedule, gaps, oncall_at, shifts
+from tocsin.oncall.rotation import Layer, Override, Schedule, gaps, oncall_at, shifts, turns
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -133,3 +133,47 @@ def test_gaps_are_reported() -> None:
     holes = gaps(s, datetime(2026, 12, 1, tzinfo=NY), datetime(2026, 12, 15, tzinfo=NY))
     assert len(holes) == 1
     assert holes[0].end == datetime(2026, 12, 7, 9, 0, tzinfo=NY)
+
+
+def test_turns_keep_their_real_start_and_end_whatever_the_window() -> None:
+    """A calendar feed asks from "a week ago" to "eight weeks on": the turn on at the window's
+    edges is the same turn, with the same start and end, whenever it is asked."""
+    s = Schedule("P", "America/New_York", [weekly()])
+    expected = (
+        datetime(2026, 11, 2, 9, 0, tzinfo=NY),
+        datetime(2026, 11, 9, 9, 0, tzinfo=NY),
+    )
+    for hour in (10, 11, 17):
+        first = turns(
+            s, datetime(2026, 11, 3, hour, 0, tzinfo=NY), datetime(2026, 11, 6, 0, tzinfo=NY)
+        )
+        assert [(x.who, x.start, x.end) for x in first] == [("bob", *expected)]
+
+
+def test_a_one_person_rotation_is_one_turn_per_handoff() -> None:
+    s = Schedule("Solo", "America/New_York", [weekly(who=["alice"])])
+    result = turns(
+        s, datetime(2026, 11, 3, 12, 0, tzinfo=NY), datetime(2026, 11, 17, 12, 0, tzinfo=NY)
+    )
+    assert [(x.who, x.start.astimezone(NY).strftime("%m-%d %H:%M")) for x in result] == [
+        ("alice", "11-02 09:00"),
+        ("alice", "11-09 09:00"),
+        ("alice", "11-16 09:00"),
+    ]
+    assert result[-1].end == datetime(2026, 11, 23, 9, 0, tzinfo=NY)
+    # shifts() still shows the person's stretch as one
+    assert len(shifts(s, result[0].start, result[-1].end)) == 1
+
+
+def test_a_turn_cut_by_an_override_resumes_as_its_own_turn() -> None:
+    override = Override(
+        "carol", datetime(2026, 11, 4, 0, 0, tzinfo=NY), datetime(2026, 11, 5, 0, 0, tzinfo=NY)
+    )
+    s = Schedule("P", "America/New_York", [weekly()], [override])
+    result = turns(
+        s, datetime(2026, 11, 4, 12, 0, tzinfo=NY), datetime(2026, 11, 5, 12, 0, tzinfo=NY)
+    )
+    assert [(x.who, x.source, x.start, x.end) for x in result] == [
+        ("carol", "override", override.start, override.end),
+        ("bob", "layer 1", override.end, datetime(2026, 11, 9, 9, 0, tzinfo=NY)),
+    ]

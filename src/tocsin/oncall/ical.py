@@ -1,8 +1,10 @@
 """iCalendar (RFC 5545) feeds of shifts, per schedule and per person.
 
 The icalendar library does the CRLF line endings, 75-octet folding and text escaping.
-UIDs are stable hashes of (schedule, person, start), so a calendar app updates a shift in
-place when it is refreshed instead of duplicating it.
+An event is one whole turn (``rotation.turns``): its real start and end, even when it began
+before the feed's window, and a new event at every handoff, even to the same person. Its UID is
+a hash of (schedule, person, real start), so every refresh names the same turn the same way and
+a calendar app updates it in place instead of duplicating it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from icalendar import Alarm, Calendar, Event
 from tocsin import __version__
 from tocsin.accounts.models import User
 from tocsin.oncall.models import Schedule
-from tocsin.oncall.selectors import schedule_shifts
+from tocsin.oncall.selectors import schedule_turns
 
 HORIZON = timedelta(weeks=8)
 HISTORY = timedelta(weeks=1)
@@ -62,9 +64,7 @@ def _event(schedule: Schedule, who: User, start: datetime, end: datetime, now: d
 def _shift_events(schedules: Iterable[Schedule], person: User | None, now: datetime) -> list[Event]:
     events = []
     for schedule in schedules:
-        for shift, who in schedule_shifts(
-            schedule=schedule, start=now - HISTORY, end=now + HORIZON
-        ):
+        for shift, who in schedule_turns(schedule=schedule, start=now - HISTORY, end=now + HORIZON):
             if who is None or (person is not None and who.pk != person.pk):
                 continue
             events.append(_event(schedule, who, shift.start, shift.end, now))

@@ -125,19 +125,29 @@ def layer_user_at(layer: Layer, zone: ZoneInfo, at: datetime) -> str | None:
     return None if k is None else layer.participants[k % len(layer.participants)]
 
 
-def oncall_at(schedule: Schedule, at: datetime) -> tuple[str | None, str]:
-    """Who is on call at ``at`` and why ("override", "layer N", or "" for nobody)."""
+def _decide(schedule: Schedule, at: datetime) -> tuple[str | None, str, object]:
+    """Who is on call at ``at``, why, and which turn it is: the override's window, or the
+    layer's handoff number. Two instants are in the same turn when all three are equal."""
     at = at.astimezone(UTC)
     for override in reversed(schedule.overrides):
         if override.start <= at < override.end:
-            return override.who, "override"
+            return override.who, "override", (override.start, override.end)
     zone = schedule.zone
     # A later layer wins where it has someone.
     for number in range(len(schedule.layers), 0, -1):
-        who = layer_user_at(schedule.layers[number - 1], zone, at)
-        if who is not None:
-            return who, f"layer {number}"
-    return None, ""
+        layer = schedule.layers[number - 1]
+        if not layer.participants:
+            continue
+        k = shift_index(layer, zone, at)
+        if k is not None:
+            return layer.participants[k % len(layer.participants)], f"layer {number}", k
+    return None, "", None
+
+
+def oncall_at(schedule: Schedule, at: datetime) -> tuple[str | None, str]:
+    """Who is on call at ``at`` and why ("override", "layer N", or "" for nobody)."""
+    who, source, _turn = _decide(schedule, at)
+    return who, source
 
 
 def _layer_boundaries(
@@ -152,24 +162,94 @@ def _layer_boundaries(
         k += 1
 
 
-def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
-    """The final shifts between ``start`` and ``end`` (gaps included, with ``who`` None)."""
+def _cuts(schedule: Schedule, start: datetime, end: datetime) -> list[datetime]:
+    """``start``, ``end`` and every instant between them where the decision can change."""
     zone = schedule.zone
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
     cuts = {start, end}
     for layer in schedule.layers:
         cuts.update(_layer_boundaries(layer, zone, start, end))
     for override in schedule.overrides:
         edges = (override.start.astimezone(UTC), override.end.astimezone(UTC))
         cuts.update(t for t in edges if start < t < end)
-    ordered = sorted(cuts)
+    return sorted(cuts)
+
+
+def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
+    """The final shifts between ``start`` and ``end`` (gaps included, with ``who`` None)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     result: list[Shift] = []
-    for left, right in pairwise(ordered):
+    for left, right in pairwise(_cuts(schedule, start, end)):
         who, source = oncall_at(schedule, left)
         if result and result[-1].who == who and result[-1].source == source:
             result[-1] = Shift(who, result[-1].start, right, source)
         else:
             result.append(Shift(who, left, right, source))
+    return result
+
+
+def _previous_cut(schedule: Schedule, before: datetime) -> datetime | None:
+    """The latest instant before ``before`` where the decision can change."""
+    zone = schedule.zone
+    found: list[datetime] = []
+    for layer in schedule.layers:
+        k = shift_index(layer, zone, before) if layer.participants else None
+        if k is not None:
+            instant = handoff(layer, zone, k)
+            if instant < before:
+                found.append(instant)
+            elif k > 0:
+                found.append(handoff(layer, zone, k - 1))
+    for override in schedule.overrides:
+        found.extend(t.astimezone(UTC) for t in (override.start, override.end) if t < before)
+    return max(found, default=None)
+
+
+def _next_cut(schedule: Schedule, after: datetime) -> datetime | None:
+    """The earliest instant after ``after`` where the decision can change."""
+    zone = schedule.zone
+    found: list[datetime] = []
+    for layer in schedule.layers:
+        if layer.participants:
+            k = shift_index(layer, zone, after)
+            found.append(handoff(layer, zone, 0 if k is None else k + 1))
+    for override in schedule.overrides:
+        found.extend(t.astimezone(UTC) for t in (override.start, override.end) if t > after)
+    return min(found, default=None)
+
+
+def turns(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
+    """The turns on call that overlap ``start`` to ``end``, whole, and the gaps between them.
+
+    Unlike ``shifts``, a handoff of the layer on call starts a new turn even when it hands to
+    the same person (a one-person rotation is one turn a week, not one endless shift), and the
+    first and last turns keep their real start and end instead of the window's: the same turn
+    comes out the same whatever window it is asked for. Gaps are cut at the window.
+    """
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    found: list[tuple[Shift, object]] = []
+    for left, right in pairwise(_cuts(schedule, start, end)):
+        who, source, turn = _decide(schedule, left)
+        if found and (found[-1][0].who, found[-1][0].source, found[-1][1]) == (who, source, turn):
+            found[-1] = (Shift(who, found[-1][0].start, right, source), turn)
+        else:
+            found.append((Shift(who, left, right, source), turn))
+    result = [shift for shift, _turn in found]
+    if result and result[0].who is not None:
+        first = result[0]
+        decided = _decide(schedule, first.start)
+        begin = first.start
+        while (cut := _previous_cut(schedule, begin)) is not None and (
+            _decide(schedule, cut) == decided
+        ):
+            begin = cut
+        result[0] = Shift(first.who, begin, first.end, first.source)
+    if result and result[-1].who is not None:
+        last = result[-1]
+        decided = _decide(schedule, last.start)
+        finish: datetime | None = last.end
+        while finish is not None and _decide(schedule, finish) == decided:
+            finish = _next_cut(schedule, finish)
+        result[-1] = Shift(last.who, last.start, finish or last.end, last.source)
     return result
 
 

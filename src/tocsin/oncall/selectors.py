@@ -55,6 +55,15 @@ def schedule_shifts(
     return [(s, people.get(s.who) if s.who else None) for s in result]
 
 
+def schedule_turns(
+    *, schedule: Schedule, start: datetime, end: datetime
+) -> list[tuple[rotation.Shift, User | None]]:
+    """Whole turns overlapping ``start`` to ``end`` (see ``rotation.turns``), with their person."""
+    result = rotation.turns(schedule_spec(schedule=schedule), start, end)
+    people = _users_by_email([s.who for s in result if s.who])
+    return [(s, people.get(s.who) if s.who else None) for s in result]
+
+
 def schedule_gaps(*, schedule: Schedule, start: datetime | None = None) -> list[rotation.Shift]:
     """Stretches in the next 14 days with nobody on call."""
     start = start or timezone.now()

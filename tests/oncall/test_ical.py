@@ -1,0 +1,58 @@
+"""Calendar feeds: one event per turn, named the same way at every refresh (RFC 5545)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from icalendar import Calendar
+
+from tests.factories import person, weekly_schedule
+from tocsin.oncall.ical import person_feed, schedule_feed
+
+pytestmark = pytest.mark.django_db
+
+# Tuesday; the weekly handoffs are Monday 09:00 New York (14:00 UTC in November).
+NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+
+
+def events(body: bytes) -> list[Any]:
+    return list(Calendar.from_ical(body).walk("VEVENT"))
+
+
+def by_uid(body: bytes) -> dict[str, tuple[datetime, datetime]]:
+    return {str(e["UID"]): (e["DTSTART"].dt, e["DTEND"].dt) for e in events(body)}
+
+
+def test_every_refresh_names_each_turn_the_same_way() -> None:
+    ann, ben = person("ann@example.com"), person("ben@example.com")
+    schedule = weekly_schedule("Primary", [ann, ben], start=date(2026, 11, 2))
+
+    feeds = [schedule_feed(schedule=schedule, now=NOW + timedelta(hours=h)) for h in (0, 1, 30)]
+
+    first, *later = (by_uid(body) for body in feeds)
+    for other in later:
+        shared = first.keys() & other.keys()
+        assert len(shared) >= 8
+        assert all(first[uid] == other[uid] for uid in shared)
+    # The turn on at the window's start (a week ago) keeps its real start and end.
+    assert min(first.values()) == (
+        datetime(2026, 11, 2, 14, 0, tzinfo=UTC),
+        datetime(2026, 11, 9, 14, 0, tzinfo=UTC),
+    )
+
+
+def test_a_one_person_rotation_is_an_event_a_week_with_a_steady_uid() -> None:
+    ann = person("ann@example.com")
+    weekly_schedule("Solo", [ann], start=date(2026, 10, 5))
+
+    first = by_uid(person_feed(user=ann, now=NOW))
+    later = by_uid(person_feed(user=ann, now=NOW + timedelta(hours=5)))
+
+    assert first == later
+    starts = sorted(start for start, _end in first.values())
+    assert starts[0] == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    assert all(b - a == timedelta(weeks=1) for a, b in pairwise(starts))
+    assert all(end - start == timedelta(weeks=1) for start, end in first.values())
