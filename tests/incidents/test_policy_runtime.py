@@ -273,3 +273,56 @@ checklists:
     with at(12):
         incident = incident_resolve(incident=incident)
     assert attached() == ["close", "fix", "gate", "triage"]
+
+
+def pages(incident: Incident) -> list[str]:
+    """Who the escalation paged, step by step (not the severity's stakeholder notices)."""
+    steps = incident.timeline.filter(kind__in=["paged", "escalated"]).order_by("at", "id")
+    return [email for step in steps for email in step.data["users"]]
+
+
+def test_raising_a_queued_business_hours_incident_to_p1_pages_at_once(checkout: Service) -> None:
+    incident = start(checkout, severity="P4")  # Saturday 03:00: queued until Monday 09:00
+    assert pages(incident) == []
+    with at(10):
+        incident_set_severity(incident=incident, severity="P1", actor_label="alertmanager")
+        run_once()
+    # P1 pages at any hour: the primary now (week 4: alice), not on Monday.
+    assert pages(incident) == ["alice@example.com"]
+    with time_machine.travel(datetime(2026, 11, 30, 14, 0, tzinfo=UTC), tick=False):
+        run_once()
+    assert incident.timeline.filter(kind="paged").count() == 1  # the queued step was retired
+
+
+def test_lowering_to_a_severity_that_pages_nobody_stops_the_escalation(checkout: Service) -> None:
+    incident = start(checkout, severity="P2")
+    assert pages(incident) == ["alice@example.com"]
+    snapshot = incident.policy_snapshot
+    snapshot["severities"]["P3"]["page"] = "none"
+    Incident.objects.filter(pk=incident.pk).update(policy_snapshot=snapshot)
+    incident.refresh_from_db()
+    with at(5):
+        incident_set_severity(incident=incident, severity="P3")
+    with at(60):
+        run_once()
+    assert pages(incident) == ["alice@example.com"]  # no second level
+    assert "paging stopped" in incident.timeline.get(kind="paging_skipped").message
+
+
+def test_raising_an_incident_that_paged_nobody_starts_its_escalation(checkout: Service) -> None:
+    with at(0):
+        incident = incident_create(title="Checkout slow", severity="P3", service=checkout)
+        snapshot = incident.policy_snapshot
+        snapshot["severities"]["P3"]["page"] = "none"
+        Incident.objects.filter(pk=incident.pk).update(policy_snapshot=snapshot)
+        incident.refresh_from_db()
+    # (The incident was opened before the snapshot edit, so pretend it paged nobody.)
+    from tocsin.engine.models import Timer
+    from tocsin.escalation.models import EscalationRun
+
+    EscalationRun.objects.filter(incident=incident).delete()
+    Timer.objects.filter(incident=incident, kind="escalation.step").delete()
+    with at(3):
+        incident_set_severity(incident=incident, severity="P1")
+        run_once()
+    assert pages(incident) == ["alice@example.com"]

@@ -166,28 +166,35 @@ def _step_of(
     targets = levels[level]["targets"]
     recipients = resolve_targets(targets, now)
     step_key = f"{incident.escalation_token}:{iteration}:{level}"
-    deliveries = [
-        row
-        for r in recipients
-        for row in page_rows(
+    deliveries: list[Delivery] = []
+    names: list[str] = []
+    unreachable: list[str] = []
+    for r in recipients:
+        rows = page_rows(
             incident=incident,
             user=r.user,
             step_key=step_key,
             reason=f"escalation level {level + 1} ({r.via})",
             now=now,
         )
-    ]
-    names = [str(r.user) for r in recipients]
+        deliveries.extend(rows)
+        (names if rows else unreachable).append(str(r.user))
+    if names:
+        message = f"Paged {', '.join(names)}"
+    elif unreachable:
+        message = f"Level {level + 1} reached nobody: no working contact method"
+    else:
+        message = f"Level {level + 1} reached nobody ({', '.join(map(target_label, targets))})"
+    if names and unreachable:
+        message += f" ({', '.join(unreachable)}: no working contact method)"
+    elif unreachable:
+        message += f" for {', '.join(unreachable)}"
     event = timeline_event(
         incident=incident,
         kind="escalated" if level or iteration else "paged",
         actor_label="escalation",
         new=f"level {level + 1}",
-        message=(
-            f"Paged {', '.join(names)}"
-            if names
-            else f"Level {level + 1} reached nobody ({', '.join(map(target_label, targets))})"
-        ),
+        message=message,
         data={
             "level": level,
             "iteration": iteration,
@@ -281,7 +288,13 @@ def escalation_escalate_now(
         )
         return
     levels = run.snapshot.get("levels", [])
-    level = min(run.level + 1, len(levels) - 1)
+    level, iteration = run.level + 1, run.iteration
+    if level >= len(levels):
+        # Past the last level: the next pass if the policy repeats, else the last level again.
+        if iteration < run.snapshot.get("repeat", 0):
+            level, iteration = 0, iteration + 1
+        else:
+            level = len(levels) - 1
     timeline_add(
         incident=incident,
         kind="escalate_requested",
@@ -291,7 +304,7 @@ def escalation_escalate_now(
     )
     # A new token retires the step that was waiting, so no level is paged twice.
     incident_rotate_token(incident=incident)
-    _schedule_step(incident=incident, level=level, iteration=run.iteration, due_at=timezone.now())
+    _schedule_step(incident=incident, level=level, iteration=iteration, due_at=timezone.now())
 
 
 def escalation_page_directly(
@@ -318,6 +331,58 @@ def escalation_page_directly(
             step_key=f"manual:{event.pk}",
             reason=f"paged by {by or 'a responder'}" + (f": {message}" if message else ""),
         )
+
+
+def _pending_step(incident: Incident) -> Timer | None:
+    """The escalation step waiting under the incident's current token, if any."""
+    return (
+        Timer.objects.filter(
+            incident=incident,
+            kind=STEP,
+            done_at__isnull=True,
+            payload__token=incident.escalation_token,
+        )
+        .order_by("due_at", "id")
+        .first()
+    )
+
+
+def escalation_on_severity_change(*, incident: Incident) -> None:
+    """Paging under the incident's new severity (``incident_set_severity``).
+
+    A severity whose ``page`` rule is ``none`` stops paging (the waiting step is retired); one
+    that pages at any hour brings a first page that waited for business hours forward to now;
+    an incident that paged nobody (its old severity's rule) starts its escalation. Anything
+    else keeps running as planned: the next level still comes after its wait.
+    """
+    if incident.status != Incident.Status.TRIGGERED:
+        return  # acknowledged or later: nothing is paging; the acknowledgement timeout stands
+    spec = (incident.policy_snapshot.get("severities") or {}).get(incident.severity) or {}
+    rule = spec.get("page", "all")
+    run = EscalationRun.objects.filter(incident=incident).first()
+    step = _pending_step(incident)
+    if rule == "none":
+        if step is not None:
+            incident_rotate_token(incident=incident)
+            timeline_add(
+                incident=incident,
+                kind="paging_skipped",
+                actor_label="policy",
+                message=f"{incident.severity} pages nobody (page: none): paging stopped",
+            )
+        return
+    if run is None:
+        escalation_start(incident=incident)
+        return
+    now = timezone.now()
+    payload = step.payload if step is not None else {}
+    first = step is not None and not int(payload["level"]) and not int(payload["iteration"])
+    if step is None or not first or step.due_at <= now:
+        return
+    starts = _first_page_time(incident, now)
+    if starts is not None and starts < step.due_at:
+        incident_rotate_token(incident=incident)
+        _schedule_step(incident=incident, level=0, iteration=0, due_at=starts)
 
 
 def escalation_on_acknowledge(*, incident: Incident) -> None:
@@ -355,7 +420,8 @@ def escalation_ack_timeout(*, incident_id: int, payload: dict[str, Any]) -> None
     incident = incident_unacknowledge(
         incident=incident, message=f"Acknowledged {minutes} min ago and still open: paging again"
     )
-    run.iteration += 1
-    run.finished_at = None
-    run.save(update_fields=["iteration", "finished_at"])
-    _schedule_step(incident=incident, level=0, iteration=run.iteration, due_at=timezone.now())
+    # The policy from the start, repeats included (the new token keeps its step and delivery
+    # keys apart from the first run's).
+    run.level, run.iteration, run.finished_at = 0, 0, None
+    run.save(update_fields=["level", "iteration", "finished_at"])
+    _schedule_step(incident=incident, level=0, iteration=0, due_at=timezone.now())

@@ -334,14 +334,16 @@ def incident_set_severity(
     actor_label: str = "",
     message: str = "",
 ) -> Incident:
-    """Change the severity; a timeline event, and the fencing token rotates (timers re-plan)."""
+    """Change the severity; a timeline event, the policy's clocks planned again for the new
+    severity, and paging adjusted (a page that waits for business hours goes now if the new
+    severity pages at any hour; one that pages nobody stops). A step already waiting keeps its
+    time: the escalation token only moves when paging itself changes."""
     current = _locked(incident)
     if current.severity == severity:
         return current
     old = current.severity
     current.severity = severity
     current.save(update_fields=["severity", "updated_at"])
-    _rotate_token(current)
     timeline_add(
         incident=current,
         kind="severity_changed",
@@ -351,9 +353,11 @@ def incident_set_severity(
         new=severity,
         message=message,
     )
+    from tocsin.escalation.services import escalation_on_severity_change
     from tocsin.incidents.policy import incident_policy_replan
 
     incident_policy_replan(incident=current)
+    escalation_on_severity_change(incident=current)
     return current
 
 

@@ -64,7 +64,8 @@ def page_message(delivery: Delivery) -> Message:
 def bundle_message(deliveries: list[Delivery]) -> Message:
     """One message for many pages to the same person (an alert storm): list, then the count."""
     leader = deliveries[0]
-    incidents = [d.incident for d in deliveries if d.incident is not None]
+    # One entry per incident: two levels or rules can page the same person for one incident.
+    incidents = list({d.incident.pk: d.incident for d in deliveries if d.incident}.values())
     shown = [(i, _links(i, leader.user_id)) for i in incidents[:BUNDLE_LIST_MAX]]
     folded = len(incidents) - len(shown)
     context = {"items": shown, "folded": folded, "count": len(incidents), "delivery": leader}

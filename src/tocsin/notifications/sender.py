@@ -38,6 +38,9 @@ RATE_PER_MINUTE = 4
 PER_DESTINATION = 200  # deliveries one message may carry (a bundle lists 50, then a count)
 POSTPONE_PER_PASS = 1000  # a rate-limited destination's deliveries postponed in one pass
 WINDOW = timedelta(minutes=1)
+# Messages that call someone to an incident (policy pages, direct pages, their fallbacks): never
+# sent once it is resolved. Notices (updates, reminders, breaches) are sent whatever the status.
+PAGE_KINDS = frozenset({"page", "escalate", "fallback"})
 
 
 def backoff(attempt: int) -> timedelta:
@@ -87,13 +90,22 @@ def _claim_group(deliveries: list[Delivery], now: datetime) -> list[Delivery]:
         claimed = [d for d in deliveries if d.pk in attempts]
         for d in claimed:
             d.attempts = attempts[d.pk]  # the fence that records the outcome
+    # The incidents' status as of now, not as of the start of the pass: an acknowledgement
+    # that came in while earlier messages of this pass were being sent stops these.
+    statuses = dict(
+        Incident.objects.filter(
+            pk__in={d.incident_id for d in claimed if d.incident_id}
+        ).values_list("pk", "status")
+    )
     wanted, unwanted = [], []
     for d in claimed:
         incident = d.incident
-        if (
-            d.only_if_triggered
-            and incident is not None
-            and (incident.status != Incident.Status.TRIGGERED)
+        if incident is not None:
+            incident.status = statuses.get(incident.pk, incident.status)
+        if incident is not None and (
+            (d.only_if_triggered and incident.status != Incident.Status.TRIGGERED)
+            # A resolved incident pages nobody, whoever asked (direct pages, fallbacks).
+            or (d.kind in PAGE_KINDS and not incident.is_open)
         ):
             unwanted.append(d)
         else:
@@ -151,7 +163,9 @@ def _transmit(wanted: list[Delivery]) -> TransportError | datetime:
             },
         )
     else:
-        message = page_message(leader) if len(wanted) == 1 else bundle_message(wanted)
+        # Several pages for one incident (a level and a direct page at once) are one page.
+        one = len({d.incident_id for d in wanted}) == 1
+        message = page_message(leader) if one else bundle_message(wanted)
     try:
         if transport is None:
             raise TransportError(f"unknown transport {leader.transport!r}", permanent=True)

@@ -178,6 +178,8 @@ def delivery_fallback(*, delivery: Delivery) -> Delivery | None:
         due_at=timezone.now(),
         reason=f"{delivery.reason} (fallback: {delivery.contact_method.name} failed)",
         kind="fallback",
+        # As the message it stands in for: a direct page still goes out once acknowledged.
+        only_if_triggered=delivery.only_if_triggered,
     )
 
 

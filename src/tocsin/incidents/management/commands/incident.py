@@ -108,19 +108,30 @@ class Command(BaseCommand):
                 incident=incident, people=people, by=by, message=options["message"]
             )
             self.stdout.write(f"#{incident.number}: paging {', '.join(p.email for p in people)}")
+        elif incident.status != Incident.Status.TRIGGERED:
+            # As the API and the web UI answer: the policy stopped paging at the acknowledgement.
+            raise CommandError(
+                f"incident #{incident.number} is {incident.status}: the policy no longer pages; "
+                "escalate to a chosen person or role instead (--to-user E or --to-role R)"
+            )
         else:
             escalation_escalate_now(incident=incident, by=by, message=options["message"])
             self.stdout.write(f"#{incident.number}: escalating to the next level")
 
     def _targets(self, options: dict[str, Any]) -> list[User]:
+        """The people chosen with --to-user or --to-role ([] for the policy's next level)."""
         if options["to_user"]:
-            person = self._person(options["to_user"])
-            return [person] if person else []
+            email = options["to_user"].lower()
+            person = User.objects.filter(email=email, is_active=True).first()
+            if person is None:
+                raise CommandError(f"--to-user: no active person {options['to_user']!r}")
+            return [person]
         if options["to_role"]:
             role = Role.objects.filter(name=options["to_role"]).first()
-            if role is None or not role.members.exists():
-                raise CommandError(f"--to-role: no role {options['to_role']!r} with members")
-            return list(role.members.filter(is_active=True))
+            people = list(role.members.filter(is_active=True)) if role else []
+            if not people:
+                raise CommandError(f"--to-role: no role {options['to_role']!r} with active members")
+            return people
         return []
 
     def _list(self, options: dict[str, Any]) -> None:
