@@ -7,6 +7,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from django.test import Client
 from icalendar import Calendar
 
 from tests.factories import person, weekly_schedule
@@ -56,3 +57,26 @@ def test_a_one_person_rotation_is_an_event_a_week_with_a_steady_uid() -> None:
     assert starts[0] == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
     assert all(b - a == timedelta(weeks=1) for a, b in pairwise(starts))
     assert all(end - start == timedelta(weeks=1) for start, end in first.values())
+
+
+def calendar_name(body: bytes) -> bytes:
+    return next(line for line in body.split(b"\r\n") if line.startswith(b"X-WR-CALNAME"))
+
+
+def test_the_calendar_name_is_escaped_as_text() -> None:
+    ann = person("ann@example.com", name="Ortiz, Ann")
+    schedule = weekly_schedule("DB; EU, primary", [ann], start=date(2026, 11, 2))
+
+    assert calendar_name(schedule_feed(schedule=schedule, now=NOW)) == (
+        b"X-WR-CALNAME:On call: DB\\; EU\\, primary"
+    )
+    assert calendar_name(person_feed(user=ann, now=NOW)) == b"X-WR-CALNAME:On call: Ortiz\\, Ann"
+
+
+def test_a_newline_in_the_schedule_name_is_escaped_not_a_500() -> None:
+    schedule = weekly_schedule("Primary\nEU", [person("ann@example.com")])
+
+    response = Client().get(f"/ical/schedule/{schedule.feed_token}.ics")
+
+    assert response.status_code == 200
+    assert calendar_name(response.content) == b"X-WR-CALNAME:On call: Primary\\nEU"

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Calendar, Event, vText
 
 from tocsin import __version__
 from tocsin.accounts.models import User
@@ -37,7 +37,9 @@ def _calendar(name: str) -> Calendar:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
+    # An X- property is not known to be TEXT, so the library would write it raw: escape it as
+    # TEXT like SUMMARY (a ',' or ';' would be read as a separator, a newline breaks the feed).
+    cal.add("x-wr-calname", vText(name))
     return cal
 
 
