@@ -80,3 +80,12 @@ def test_a_newline_in_the_schedule_name_is_escaped_not_a_500() -> None:
 
     assert response.status_code == 200
     assert calendar_name(response.content) == b"X-WR-CALNAME:On call: Primary\\nEU"
+
+
+@pytest.mark.parametrize("token", ["%C3%A9", "0" * 32, "%E6%97%A5" * 11])
+def test_any_wrong_person_token_is_the_same_404_as_an_unknown_person(token: str) -> None:
+    ann = person("ann@example.com")
+    client = Client(raise_request_exception=False)
+
+    assert client.get(f"/ical/person/nosuchperson1/{token}.ics").status_code == 404
+    assert client.get(f"/ical/person/{ann.public_id}/{token}.ics").status_code == 404

@@ -37,6 +37,8 @@ def schedule_ics(request: HttpRequest, token: str) -> HttpResponse:
 def person_ics(request: HttpRequest, public_id: str, token: str) -> HttpResponse:
     """One person's shifts across every schedule."""
     user = User.objects.filter(public_id=public_id, is_active=True).first()
-    if user is None or not hmac.compare_digest(token, person_feed_token(user)):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a 500 that told a real id
+    # from an unknown one). Every wrong token is the same 404.
+    if user is None or not hmac.compare_digest(token.encode(), person_feed_token(user).encode()):
         raise Http404("unknown calendar")
     return _ics(person_feed(user=user), "oncall-" + user.public_id)
