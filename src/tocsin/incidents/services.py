@@ -337,7 +337,10 @@ def incident_set_severity(
     """Change the severity; a timeline event, the policy's clocks planned again for the new
     severity, and paging adjusted (a page that waits for business hours goes now if the new
     severity pages at any hour; one that pages nobody stops). A step already waiting keeps its
-    time: the escalation token only moves when paging itself changes."""
+    time: the escalation token only moves when paging itself changes. (DESIGN rule 4 rotates
+    it on every severity change; that retired the waiting step with nothing planned in its
+    place, so paging stopped, and planning it again under a new token could page a level twice
+    when another worker is running that step at the same moment.)"""
     current = _locked(incident)
     if current.severity == severity:
         return current

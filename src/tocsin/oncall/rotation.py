@@ -41,10 +41,17 @@ class Override:
 
 @dataclass(frozen=True)
 class Schedule:
+    """Layers (a later one wins where it has someone) and overrides (a later one wins).
+
+    ``absent`` people cannot be paged (deactivated): a turn or override of theirs puts nobody on
+    call from it, so an earlier layer decides there, or it is a gap.
+    """
+
     name: str
     timezone: str
     layers: Sequence[Layer] = ()
     overrides: Sequence[Override] = ()
+    absent: frozenset[str] = frozenset()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -129,18 +136,21 @@ def _decide(schedule: Schedule, at: datetime) -> tuple[str | None, str, object]:
     """Who is on call at ``at``, why, and which turn it is: the override's window, or the
     layer's handoff number. Two instants are in the same turn when all three are equal."""
     at = at.astimezone(UTC)
+    absent = schedule.absent
     for override in reversed(schedule.overrides):
-        if override.start <= at < override.end:
+        if override.start <= at < override.end and override.who not in absent:
             return override.who, "override", (override.start, override.end)
     zone = schedule.zone
-    # A later layer wins where it has someone.
+    # A later layer wins where it has someone who can be paged.
     for number in range(len(schedule.layers), 0, -1):
         layer = schedule.layers[number - 1]
         if not layer.participants:
             continue
         k = shift_index(layer, zone, at)
         if k is not None:
-            return layer.participants[k % len(layer.participants)], f"layer {number}", k
+            who = layer.participants[k % len(layer.participants)]
+            if who not in absent:
+                return who, f"layer {number}", k
     return None, "", None
 
 

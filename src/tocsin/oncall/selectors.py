@@ -14,23 +14,31 @@ GAP_HORIZON = timedelta(days=14)
 
 
 def schedule_spec(*, schedule: Schedule) -> rotation.Schedule:
-    """The schedule as the resolver sees it (people identified by e-mail)."""
-    layers = [
-        rotation.Layer(
-            participants=[m.user.email for m in layer.members.all()],
-            start=layer.start,
-            rotation=layer.rotation,  # type: ignore[arg-type]
-            every=timedelta(seconds=layer.every_seconds),
-            handoff_day=layer.handoff_day,
-            handoff_time=layer.handoff_time,
+    """The schedule as the resolver sees it (people identified by e-mail; deactivated people
+    are ``absent``, so every read treats their turns and overrides as nobody's)."""
+    absent: set[str] = set()
+    layers = []
+    for layer in schedule.layers.prefetch_related("members__user"):
+        members = [m.user for m in layer.members.all()]
+        absent.update(u.email for u in members if not u.is_active)
+        layers.append(
+            rotation.Layer(
+                participants=[u.email for u in members],
+                start=layer.start,
+                rotation=layer.rotation,  # type: ignore[arg-type]
+                every=timedelta(seconds=layer.every_seconds),
+                handoff_day=layer.handoff_day,
+                handoff_time=layer.handoff_time,
+            )
         )
-        for layer in schedule.layers.prefetch_related("members__user")
-    ]
-    overrides = [
-        rotation.Override(o.user.email, o.start, o.end)
-        for o in schedule.overrides.select_related("user").order_by("created_at", "id")
-    ]
-    return rotation.Schedule(schedule.name, schedule.timezone, layers, overrides)
+    overrides = []
+    for o in schedule.overrides.select_related("user").order_by("created_at", "id"):
+        if not o.user.is_active:
+            absent.add(o.user.email)
+        overrides.append(rotation.Override(o.user.email, o.start, o.end))
+    return rotation.Schedule(
+        schedule.name, schedule.timezone, layers, overrides, absent=frozenset(absent)
+    )
 
 
 def _users_by_email(emails: list[str]) -> dict[str, User]:
