@@ -189,3 +189,23 @@ def test_an_acknowledged_incident_escalates_only_to_a_chosen_person(
     assert status == 202
     run_once()
     assert [m.to[0] for m in mail.outbox] == ["dave@example.com"]
+
+
+def test_a_deactivated_participant_is_nobody_on_call_and_counts_as_a_gap(api: Api) -> None:
+    from datetime import date
+
+    from tests.factories import person, weekly_schedule
+
+    ben = person("ben@example.com")
+    weekly_schedule("Primary", [ben], start=date(2026, 11, 2))
+    ben.is_active = False
+    ben.save(update_fields=["is_active"])
+
+    status, body = api("get", "/oncall?at=2026-11-10T12:00:00Z")
+
+    assert status == 200
+    [row] = body["schedules"]
+    assert (row["oncall"], row["gaps_next_14_days"]) == ([], 1)
+    with time_machine.travel(datetime(2026, 11, 10, 12, tzinfo=UTC), tick=False):
+        _, readiness = api("get", "/readiness")
+    assert ("gap", "Primary") in {(p["kind"], p["subject"]) for p in readiness["problems"]}

@@ -177,3 +177,32 @@ def test_a_turn_cut_by_an_override_resumes_as_its_own_turn() -> None:
         ("carol", "override", override.start, override.end),
         ("bob", "layer 1", override.end, datetime(2026, 11, 9, 9, 0, tzinfo=NY)),
     ]
+
+
+def test_an_absent_person_in_a_later_layer_leaves_the_earlier_layer_on_call() -> None:
+    weekend = Layer(
+        participants=["dave", "gina"],
+        start=date(2026, 11, 28),
+        rotation="every",
+        every=timedelta(days=2),
+        handoff_time=time(0, 0),
+    )
+    s = Schedule("P", "America/New_York", [weekly(), weekend], absent=frozenset({"dave"}))
+    assert oncall_at(s, datetime(2026, 11, 28, 12, 0, tzinfo=NY)) == ("bob", "layer 1")
+    assert oncall_at(s, datetime(2026, 11, 30, 12, 0, tzinfo=NY)) == ("gina", "layer 2")
+    week = shifts(s, datetime(2026, 11, 28, tzinfo=NY), datetime(2026, 12, 2, tzinfo=NY))
+    assert [(x.who, x.source) for x in week] == [("bob", "layer 1"), ("gina", "layer 2")]
+
+
+def test_an_absent_persons_turn_is_a_gap_and_their_override_does_not_count() -> None:
+    override = Override(
+        "carol", datetime(2026, 11, 3, 0, 0, tzinfo=NY), datetime(2026, 11, 4, 0, 0, tzinfo=NY)
+    )
+    s = Schedule(
+        "P", "America/New_York", [weekly()], [override], absent=frozenset({"bob", "carol"})
+    )
+    assert oncall_at(s, datetime(2026, 11, 3, 12, 0, tzinfo=NY)) == (None, "")
+    holes = gaps(s, datetime(2026, 10, 26, 9, 0, tzinfo=NY), datetime(2026, 11, 16, 9, tzinfo=NY))
+    assert [(x.start, x.end) for x in holes] == [
+        (datetime(2026, 11, 2, 9, 0, tzinfo=NY), datetime(2026, 11, 9, 9, 0, tzinfo=NY))
+    ]
