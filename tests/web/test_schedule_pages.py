@@ -246,3 +246,54 @@ def test_tocsin_apply_keeps_overrides_added_here(
 
 def test_an_unknown_schedule_is_404(browser: Client) -> None:
     assert browser.get("/schedules/nope/").status_code == 404
+
+
+def field_value(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert found is not None, name
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("now", "start", "end"),
+    [
+        # 01:30 EST on the spring-forward day: 02:00 does not exist, 03:00 EDT is next.
+        (datetime(2026, 3, 8, 6, 30, tzinfo=UTC), "2026-03-08T03:00", "2026-03-09T03:00"),
+        # 00:30 EDT on the fall-back day: 01:00 happens twice, 02:00 EST is the next once.
+        (datetime(2026, 11, 1, 4, 30, tzinfo=UTC), "2026-11-01T02:00", "2026-11-02T02:00"),
+        # 01:30 EST the day before spring forward: a day later, 02:00 does not exist.
+        (datetime(2026, 3, 7, 6, 30, tzinfo=UTC), "2026-03-07T02:00", "2026-03-08T03:00"),
+        (T0, "2026-11-24T04:00", "2026-11-25T04:00"),
+    ],
+)
+def test_the_suggested_override_times_exist_once_and_the_form_takes_them(
+    browser: Client, rota: dict[str, User], now: datetime, start: str, end: str
+) -> None:
+    schedule = Schedule.objects.get(name="Platform primary")
+
+    html = get(browser, detail(schedule), at=now)
+
+    assert (field_value(html, "start"), field_value(html, "end")) == (start, end)
+    with time_machine.travel(now, tick=False):
+        response = browser.post(
+            reverse("web:override-create", args=[schedule.public_id]),
+            {"user": rota["carol"].public_id, "start": start, "end": end, "note": ""},
+        )
+    assert response.status_code == 302
+    assert Override.objects.get(schedule=schedule).user == rota["carol"]
+
+
+def test_a_time_in_the_repeated_hour_is_its_first_occurrence(
+    browser: Client, rota: dict[str, User]
+) -> None:
+    schedule = Schedule.objects.get(name="Platform primary")
+
+    status, html = override_post(
+        browser, schedule, rota["carol"], "2026-11-01T01:30", "2026-11-01T09:00"
+    )
+
+    assert status == 200
+    override = Override.objects.get(schedule=schedule)
+    assert override.start == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, not EST
+    assert override.end == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    assert "in the hour repeated when the clocks go back, the first one" in html

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
@@ -131,6 +134,39 @@ class NoteForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class WallTimeField(forms.DateTimeField):
+    """A date and time without offset, read as wall time in the current zone (an offset, if
+    given, is kept). In the hour repeated when the clocks go back it means the first
+    occurrence; a time in the hour skipped when they go forward does not exist and is refused.
+    """
+
+    def to_python(self, value: Any) -> datetime | None:
+        with timezone.override(UTC):  # parse only: a wall time is placed in the zone below
+            parsed: datetime | None = super().to_python(value)
+        if parsed is None or _has_offset(value):
+            return parsed
+        wall = parsed.replace(tzinfo=None)
+        zone = timezone.get_current_timezone()
+        first = wall.replace(tzinfo=zone)  # fold=0: the first of two occurrences
+        if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+            raise ValidationError(
+                "%(wall)s couldn't be interpreted in time zone %(zone)s: the clocks skip it "
+                "there when they go forward.",
+                code="nonexistent_time",
+                params={"wall": f"{wall:%Y-%m-%d %H:%M}", "zone": zone},
+            )
+        return first
+
+
+def _has_offset(value: Any) -> bool:
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    if isinstance(value, str):
+        parsed = parse_datetime(value.strip())
+        return parsed is not None and parsed.tzinfo is not None
+    return False
+
+
 class OverrideForm(forms.Form):
     """Put someone on call for a while; the times are wall times in the schedule's zone."""
 
@@ -140,8 +176,8 @@ class OverrideForm(forms.Form):
         to_field_name="public_id",
         empty_label="Choose…",
     )
-    start = forms.DateTimeField(label="From", widget=LOCAL_DATETIME)
-    end = forms.DateTimeField(label="To", widget=LOCAL_DATETIME)
+    start = WallTimeField(label="From", widget=LOCAL_DATETIME)
+    end = WallTimeField(label="To", widget=LOCAL_DATETIME)
     note = forms.CharField(max_length=500, required=False, strip=True)
 
     def __init__(self, *args: Any, zone: ZoneInfo, **kwargs: Any) -> None:
@@ -151,13 +187,14 @@ class OverrideForm(forms.Form):
         user = self.fields["user"]
         assert isinstance(user, forms.ModelChoiceField)
         user.queryset = User.objects.filter(is_active=True).order_by("name", "email")
+        help_text = f"{zone.key} time; in the hour repeated when the clocks go back, the first one"
         for name in ("start", "end"):
-            self.fields[name].help_text = f"{zone.key} time"
+            self.fields[name].help_text = help_text
 
     def full_clean(self) -> None:
-        # DateTimeField reads a time without offset in the current zone: make that the schedule's,
-        # so "09:00" means 09:00 where the rotation hands off (and a time that does not exist
-        # there, inside a DST jump, is refused by the field).
+        # WallTimeField reads a time without offset in the current zone: make that the schedule's,
+        # so "09:00" means 09:00 where the rotation hands off (a time that does not exist there,
+        # inside a DST jump, is refused; one that occurs twice is the first occurrence).
         with timezone.override(self.zone):
             super().full_clean()
 

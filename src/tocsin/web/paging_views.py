@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,14 +50,35 @@ def schedule_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/schedule_list.html", {"rows": schedules_now(now=timezone.now())})
 
 
+def _occurs_once(instant: datetime, zone: ZoneInfo) -> bool:
+    """Whether the wall time of ``instant`` in ``zone`` happens exactly once there: not skipped
+    when the clocks go forward, not repeated when they go back."""
+    wall = instant.astimezone(zone).replace(tzinfo=None)
+    return (
+        wall.replace(tzinfo=zone, fold=0).utcoffset()
+        == wall.replace(tzinfo=zone, fold=1).utcoffset()
+    )
+
+
+def _first_once(instant: datetime, zone: ZoneInfo) -> datetime:
+    """``instant``, or the first hour after it whose wall time in ``zone`` occurs once."""
+    while not _occurs_once(instant, zone):
+        instant += timedelta(hours=1)
+    return instant.astimezone(zone)
+
+
 def _suggested_times(zone: ZoneInfo) -> dict[str, str]:
-    """From the next full hour, for a day: a starting point, in the schedule's wall time."""
-    start = timezone.localtime(timezone=zone).replace(minute=0, second=0, microsecond=0)
-    start += timedelta(hours=1)
-    return {
-        "start": f"{start:%Y-%m-%dT%H:%M}",
-        "end": f"{start + timedelta(days=1):%Y-%m-%dT%H:%M}",
-    }
+    """From the next full hour, for a day: a starting point, in the schedule's wall time.
+
+    The hour is stepped in UTC, and a wall time that a clock change skips or repeats is passed
+    over, so the form accepts what it suggests (02:00 does not exist on a spring-forward day in
+    New York; 01:00 happens twice on a fall-back day).
+    """
+    hour = timezone.localtime(timezone=zone).replace(minute=0, second=0, microsecond=0)
+    start = _first_once(hour.astimezone(UTC) + timedelta(hours=1), zone)
+    next_day = datetime.combine(start.date() + timedelta(days=1), start.time(), tzinfo=zone)
+    end = _first_once(next_day.astimezone(UTC), zone)
+    return {"start": f"{start:%Y-%m-%dT%H:%M}", "end": f"{end:%Y-%m-%dT%H:%M}"}
 
 
 def _schedule_page(
