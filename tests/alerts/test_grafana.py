@@ -144,3 +144,6 @@ def test_with_a_timestamp_header_the_timestamp_is_signed_too(
     assert post(URL, BODY, **headers(now)).status_code == 202
     assert post(URL, BODY, **headers(stale)).status_code == 401
     assert post(URL, BODY, HTTP_X_GRAFANA_ALERTING_SIGNATURE=sign(BODY)).status_code == 401
+    # Absurd timestamps (too large for a float, past the int digit limit) are refused, not 500s.
+    assert post(URL, BODY, **headers("9" * 400)).status_code == 401
+    assert post(URL, BODY, **headers("9" * 5000)).status_code == 401

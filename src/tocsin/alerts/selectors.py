@@ -17,4 +17,6 @@ def integration_url(integration: Integration) -> str:
 
 def integration_for(*, kind: str, key: str) -> Integration | None:
     """The integration of ``kind`` with ``key``, with its service loaded."""
+    if "\x00" in key:  # no key has one (PostgreSQL would refuse the query: not "retry later")
+        return None
     return Integration.objects.select_related("service").filter(kind=kind, key=key).first()

@@ -56,6 +56,15 @@ def _fingerprint(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
+def _group_key_stored(value: str) -> str:
+    """A group key as stored: as sent up to 1,000 bytes (PostgreSQL's unique index on open
+    incidents' group keys takes at most 2,704 bytes a row), else a hash of the whole key, so
+    that two long keys with a common prefix stay two groups."""
+    if len(value) <= 250 or len(value.encode()) <= 1000:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
 def severity_for(*, service: Service, value: str) -> str:
     """Map a source's severity value through the service's ``severity_map``."""
     if not value:
@@ -153,7 +162,7 @@ class _Prepare:
             integration.id,
             integration.service_id,
             fingerprint,
-            alert.group_key[:1000],
+            _group_key_stored(alert.group_key),
             alert.title[:1024],
             alert.source[:255],
             self._severity(integration, alert.source_severity),

@@ -234,6 +234,17 @@ def _rotate_token(incident: Incident) -> None:
     incident.refresh_from_db(fields=["escalation_token"])
 
 
+def _resolve_alerts(incident: Incident, now: datetime) -> None:
+    """Resolving an incident resolves its firing alerts (as PagerDuty does): a source that
+    fires the same alert again opens a new incident and pages, instead of adding to a resolved
+    one that nobody watches."""
+    from tocsin.alerts.models import Alert
+
+    Alert.objects.filter(incident=incident, status=Alert.Status.FIRING).update(
+        status=Alert.Status.RESOLVED, resolved_at=now
+    )
+
+
 def _locked(incident: Incident) -> Incident:
     # select_for_update is a no-op on SQLite, where IMMEDIATE transactions already serialise
     # writers; on PostgreSQL it stops a concurrent acknowledge and resolve from interleaving.
@@ -311,6 +322,7 @@ def incident_resolve(
     current.resolved_by = by
     current.save(update_fields=["status", "resolved_at", "resolved_by", "updated_at"])
     _rotate_token(current)
+    _resolve_alerts(current, now)
     timeline_add(
         incident=current,
         kind="resolved",

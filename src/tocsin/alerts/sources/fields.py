@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -59,6 +59,10 @@ def _unstorable(data: Any) -> str:
 # endpoint's own time); one with it (or with an escaped backslash before "u0000") is walked.
 _MAYBE_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
 
+# Deeper bodies are refused: encoding them again for storage would exhaust the stack (a 500),
+# and no monitoring tool nests its alerts more than a handful of levels.
+MAX_DEPTH = 64
+
 # One decoder for every body: ``json.loads`` with hooks builds a new one per call (measured:
 # 2 % of the ingestion path's time).
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_reject_constant)
@@ -77,7 +81,22 @@ def decode_json(body: bytes) -> Any:
     problem = _unstorable(data) if _MAYBE_UNSTORABLE.search(text) else ""
     if problem:
         raise ParseError(f"Body cannot be stored: {problem}")
+    # Only a body with many brackets can be deep: every real alert skips the walk.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
+        raise ParseError(f"Body is nested too deeply (more than {MAX_DEPTH} levels)")
     return data
+
+
+def _depth(data: Any) -> int:
+    """How many arrays and objects deep ``data`` goes (without recursion)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
@@ -218,6 +237,11 @@ class Fields:
             parsed = parse_datetime(value)
         except ValueError:
             parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            try:
+                parsed.astimezone(UTC)  # 9999-12-31T23:00-05:00 is past the last UTC year
+            except OverflowError:
+                parsed = None
         if parsed is None or parsed.tzinfo is None:
             if strict:
                 self.errors.append(f"'{self.name(key)}' is invalid (must be an RFC 3339 time)")

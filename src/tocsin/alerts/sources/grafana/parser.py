@@ -71,7 +71,8 @@ def signature_valid(
     message = body
     if timestamp is not None:
         timestamp = timestamp.strip()
-        if not (timestamp.isascii() and timestamp.isdigit()):
+        # A Unix time in seconds has 10 digits; thousands would not even convert to a number.
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
             return False
         now = time.time() if now is None else now
         if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
