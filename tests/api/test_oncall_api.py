@@ -209,3 +209,23 @@ def test_a_deactivated_participant_is_nobody_on_call_and_counts_as_a_gap(api: Ap
     with time_machine.travel(datetime(2026, 11, 10, 12, tzinfo=UTC), tick=False):
         _, readiness = api("get", "/readiness")
     assert ("gap", "Primary") in {(p["kind"], p["subject"]) for p in readiness["problems"]}
+
+
+def test_one_layer_with_a_value_no_rotation_can_use_does_not_break_oncall(api: Api) -> None:
+    from datetime import date
+
+    from tests.factories import person, weekly_schedule
+    from tocsin.oncall.models import Layer
+
+    weekly_schedule("Broken", [person("ann@example.com")], start=date(2026, 11, 2))
+    weekly_schedule("Primary", [person("ben@example.com")], start=date(2026, 11, 2))
+    Layer.objects.filter(schedule__name="Broken").update(rotation="every", every_seconds=0)
+
+    status, body = api("get", "/oncall?at=2026-11-10T12:00:00Z")
+
+    assert status == 200
+    rows = {s["name"]: (s["oncall"], s["gaps_next_14_days"]) for s in body["schedules"]}
+    assert rows == {
+        "Broken": ([], 1),
+        "Primary": ([{"email": "ben@example.com", "name": "Ben"}], 0),
+    }

@@ -71,3 +71,30 @@ def test_a_deactivated_persons_override_gives_the_time_back_to_the_layers() -> N
 
     assert oncall_users_at(schedule=schedule, at=NOW) == [ann]
     assert schedule_gaps(schedule=schedule, start=NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("handoff_day", "Mon"), ("every_seconds", 0), ("rotation", "fortnightly")],
+)
+def test_a_layer_saved_with_a_value_no_rotation_can_use_puts_nobody_on_call(
+    field: str, value: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Saved without validation (an old row, a raw write): the schedule shows the gap and
+    the earlier layer still works, instead of every on-call read failing."""
+    ann, ben = person("ann@example.com"), person("ben@example.com")
+    schedule = weekly_schedule("Primary", [ann])
+    broken = add_layer(schedule, [ben], position=1)
+    changes: dict[str, object] = {field: value}
+    if field == "every_seconds":
+        changes["rotation"] = "every"
+    Layer.objects.filter(pk=broken.pk).update(**changes)
+
+    assert oncall_users_at(schedule=schedule, at=NOW) == [ann]
+    assert schedule_gaps(schedule=schedule, start=NOW) == []
+    assert "Primary layer 2" in caplog.text
+
+    Layer.objects.filter(pk=broken.pk).update(position=0)
+    Layer.objects.filter(schedule=schedule).exclude(pk=broken.pk).delete()
+    assert oncall_users_at(schedule=schedule, at=NOW) == []
+    assert len(schedule_gaps(schedule=schedule, start=NOW)) == 1

@@ -6,9 +6,14 @@ import secrets
 from datetime import time
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from tocsin.ids import new_public_id
+from tocsin.oncall.rotation import WEEKDAYS
+
+# The shortest `every` rotation: anything shorter is a typo, and 0 would divide by zero.
+MIN_EVERY_SECONDS = 60
 
 
 def new_feed_token() -> str:
@@ -39,8 +44,17 @@ class Layer(models.Model):
     schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="layers")
     position = models.PositiveIntegerField(default=0)
     rotation = models.CharField(max_length=16, choices=Rotation.choices, default=Rotation.WEEKLY)
-    every_seconds = models.PositiveIntegerField(default=7 * 86_400)
-    handoff_day = models.CharField(max_length=10, default="monday")
+    every_seconds = models.PositiveIntegerField(
+        default=7 * 86_400,
+        validators=[MinValueValidator(MIN_EVERY_SECONDS)],
+        help_text="For an 'every' rotation: seconds between handoffs (at least 60).",
+    )
+    handoff_day = models.CharField(
+        max_length=10,
+        choices=[(day, day.title()) for day in WEEKDAYS],
+        default="monday",
+        help_text="For a weekly rotation.",
+    )
     handoff_time = models.TimeField(default=time(9, 0))
     start = models.DateField()
 

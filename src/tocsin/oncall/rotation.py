@@ -78,6 +78,17 @@ def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
+def layer_problem(layer: Layer) -> str | None:
+    """Why the resolver cannot compute ``layer`` (a value the database let through), or None."""
+    if layer.rotation not in ("daily", "weekly", "every"):
+        return f"unknown rotation {layer.rotation!r}"
+    if layer.rotation == "weekly" and layer.handoff_day.lower() not in WEEKDAYS:
+        return f"handoff day {layer.handoff_day!r} is not a weekday name"
+    if layer.rotation == "every" and layer.every <= timedelta(0):
+        return f"'every' must be longer than 0, not {layer.every}"
+    return None
+
+
 def _first_handoff_day(layer: Layer) -> date:
     if layer.rotation != "weekly":
         return layer.start
@@ -163,6 +174,8 @@ def oncall_at(schedule: Schedule, at: datetime) -> tuple[str | None, str]:
 def _layer_boundaries(
     layer: Layer, zone: ZoneInfo, start: datetime, end: datetime
 ) -> Iterator[datetime]:
+    if not layer.participants:  # it never decides anything
+        return
     k = shift_index(layer, zone, start)
     if k is None:
         k = 0

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from tocsin.accounts.models import User
 from tocsin.oncall import rotation
-from tocsin.oncall.models import Schedule
+from tocsin.oncall.models import Layer, Schedule
 
 GAP_HORIZON = timedelta(days=14)
+log = logging.getLogger("tocsin.oncall")
+
+
+def _layer_spec(row: Layer) -> rotation.Layer:
+    """One layer for the resolver. A layer it cannot compute (a value saved without
+    validation) puts nobody on call, so its schedule shows gaps instead of every on-call read
+    failing, for this schedule and every other."""
+    layer = rotation.Layer(
+        participants=[m.user.email for m in row.members.all()],
+        start=row.start,
+        rotation=row.rotation,  # type: ignore[arg-type]
+        every=timedelta(seconds=row.every_seconds),
+        handoff_day=row.handoff_day,
+        handoff_time=row.handoff_time,
+    )
+    problem = rotation.layer_problem(layer)
+    if problem is None:
+        return layer
+    log.error("%s: %s; it puts nobody on call until it is fixed", row, problem)
+    return rotation.Layer(participants=(), start=row.start)
 
 
 def schedule_spec(*, schedule: Schedule) -> rotation.Schedule:
@@ -18,19 +39,9 @@ def schedule_spec(*, schedule: Schedule) -> rotation.Schedule:
     are ``absent``, so every read treats their turns and overrides as nobody's)."""
     absent: set[str] = set()
     layers = []
-    for layer in schedule.layers.prefetch_related("members__user"):
-        members = [m.user for m in layer.members.all()]
-        absent.update(u.email for u in members if not u.is_active)
-        layers.append(
-            rotation.Layer(
-                participants=[u.email for u in members],
-                start=layer.start,
-                rotation=layer.rotation,  # type: ignore[arg-type]
-                every=timedelta(seconds=layer.every_seconds),
-                handoff_day=layer.handoff_day,
-                handoff_time=layer.handoff_time,
-            )
-        )
+    for row in schedule.layers.prefetch_related("members__user"):
+        absent.update(m.user.email for m in row.members.all() if not m.user.is_active)
+        layers.append(_layer_spec(row))
     overrides = []
     for o in schedule.overrides.select_related("user").order_by("created_at", "id"):
         if not o.user.is_active:
