@@ -229,3 +229,38 @@ def test_one_layer_with_a_value_no_rotation_can_use_does_not_break_oncall(api: A
         "Broken": ([], 1),
         "Primary": ([{"email": "ben@example.com", "name": "Ben"}], 0),
     }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/oncall?at=9999-12-31T00:00:00Z",
+        "/oncall?at=0001-01-01T00:00:00%2B05:00",
+        "/oncall?at=1969-12-31T23:59:59Z",
+        "/schedules/Primary/shifts?from=2026-11-10T00:00:00Z&to=9999-12-31T00:00:00Z",
+        "/services/Checkout API/simulate?severity=P1&at=9999-12-31T00:00:00Z",
+    ],
+)
+def test_a_time_out_of_range_is_a_400_naming_the_field(api: Api, query: str) -> None:
+    from datetime import date
+
+    from tests.factories import person, weekly_schedule
+
+    weekly_schedule("Primary", [person("ben@example.com")], start=date(2026, 11, 2))
+
+    status, body = api("get", query)
+
+    assert status == 400
+    field = query.split("&")[-1].split("?")[-1].split("=")[0]
+    assert body["detail"].startswith(f"{field}: must be from 1970")
+
+
+def test_times_in_the_range_are_answered(api: Api) -> None:
+    from datetime import date
+
+    from tests.factories import person, weekly_schedule
+
+    weekly_schedule("Primary", [person("ben@example.com")], start=date(2026, 11, 2))
+
+    assert api("get", "/oncall?at=2999-12-31T23:00:00Z")[0] == 200
+    assert api("get", "/oncall?at=1970-01-01T00:00:00Z")[0] == 200

@@ -89,11 +89,19 @@ def _person(user: User) -> PersonOut:
     return PersonOut(email=user.email, name=str(user))
 
 
+# Times outside these are refused: rotations and windows are computed from them, and near
+# datetime's limits that arithmetic overflows (9999-12-31 was a 500).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def _aware(value: datetime | None, field: str) -> datetime:
     if value is None:
         return timezone.now()
     if value.tzinfo is None:
         raise HttpError(400, f"{field}: give a time zone offset, e.g. 2026-11-28T03:00-05:00")
+    if not EARLIEST <= value < LATEST:
+        raise HttpError(400, f"{field}: must be from 1970 to the end of 2999")
     return value
 
 
