@@ -16,6 +16,7 @@ from tests.conftest import SHARED
 from tests.factories import person, weekly_schedule
 from tocsin.accounts.models import User
 from tocsin.oncall.models import Override, Schedule
+from tocsin.oncall.selectors import oncall_users_at
 
 from .conftest import T0
 
@@ -297,3 +298,35 @@ def test_a_time_in_the_repeated_hour_is_its_first_occurrence(
     assert override.start == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, not EST
     assert override.end == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
     assert "in the hour repeated when the clocks go back, the first one" in html
+
+
+def test_an_override_added_here_keeps_winning_after_an_unrelated_apply(
+    browser: Client, tmp_path: Path
+) -> None:
+    """Carol's override from the file covers Thanksgiving; Dave is put on call here for part
+    of it, later, so he wins. Changing only a layer in the file and applying again keeps it so."""
+    example = SHARED / "examples" / "tocsin.yaml"
+    with time_machine.travel(T0 - timedelta(days=1), tick=False):
+        call_command("config_apply", str(example))
+    primary = Schedule.objects.get(name="Platform primary")
+    from_file = Override.objects.get(schedule=primary)
+    dave = User.objects.get(email="dave@example.com")
+    override_post(browser, primary, dave, "2026-11-26T06:00", "2026-11-26T12:00", "swap")
+    eight_am = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+    assert oncall_users_at(schedule=primary, at=eight_am) == [dave]
+    changed = tmp_path / "tocsin.yaml"
+    changed.write_text(
+        example.read_text().replace(
+            "start: 2026-11-02\n        participants: [alice@example.com, bob",
+            "start: 2026-10-26\n        participants: [alice@example.com, bob",
+        )
+    )
+    assert changed.read_text() != example.read_text()
+
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        call_command("config_apply", str(changed))
+
+    assert oncall_users_at(schedule=primary, at=eight_am) == [dave]
+    kept = Override.objects.get(schedule=primary, note="(from configuration)")
+    assert (kept.pk, kept.created_at) == (from_file.pk, from_file.created_at)
+    assert primary.layers.get(position=0).start == date(2026, 10, 26)

@@ -87,16 +87,24 @@ def _write_schedule(schedule: Schedule, spec: schema.Schedule, people: dict[str,
             LayerMember(layer=row, user=people[email], position=i)
             for i, email in enumerate(layer.participants)
         )
-    schedule.overrides.filter(note=FROM_FILE).delete()
-    Override.objects.bulk_create(
-        Override(
-            schedule=schedule,
-            user=people[o.who],
-            start=_aware(o.from_, zone),
-            end=_aware(o.to, zone),
-            note=FROM_FILE,
+    # Where overrides overlap the newest wins, so an override the file still has keeps its row
+    # (and its created_at): only the ones gone from the file are deleted, only new ones created.
+    # Recreating them all made a file override win again over one added by hand since.
+    missing = [(people[o.who], _aware(o.from_, zone), _aware(o.to, zone)) for o in spec.overrides]
+    gone = []
+    for old in schedule.overrides.filter(note=FROM_FILE):
+        same = next(
+            (m for m in missing if (m[0].pk, m[1], m[2]) == (old.user_id, old.start, old.end)),
+            None,
         )
-        for o in spec.overrides
+        if same is None:
+            gone.append(old.pk)
+        else:
+            missing.remove(same)
+    Override.objects.filter(pk__in=gone).delete()
+    Override.objects.bulk_create(
+        Override(schedule=schedule, user=user, start=start, end=end, note=FROM_FILE)
+        for user, start, end in missing
     )
 
 
