@@ -205,6 +205,7 @@ def test_a_mixed_batch_keeps_every_alert_and_timer_in_order(
     at = [T0 + timedelta(seconds=n) for n in range(14)]
     assert [(alert, due) for alert, due, _lane in timers] == [
         ((pd, "disk", 0), at[0]),
+        ((pd, "disk", 0), at[1]),  # a repeat whose severity changed: processed again
         ((am, "disk", 0), at[2]),
         ((am, "cpu", 0), at[2]),
         ((pd, "disk", 0), at[3]),

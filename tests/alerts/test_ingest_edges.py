@@ -57,3 +57,36 @@ def test_a_group_key_too_long_for_the_index_still_groups(service: Service, post:
     assert len(stored) == 2  # the same key stored the same way, another key apart
     assert all(len(key.encode()) <= 1000 for key in stored)
     assert Incident.objects.count() == 2
+
+
+def _trigger(severity: str) -> dict[str, object]:
+    return {**TRIGGER, "payload": {**TRIGGER["payload"], "severity": severity}}  # type: ignore[dict-item]
+
+
+def test_a_repeat_at_a_higher_severity_raises_the_incident(service: Service, post: Post) -> None:
+    from tocsin.policy.models import Severity
+
+    for rank, name in enumerate(["P1", "P2", "P3", "P4"]):
+        Severity.objects.create(name=name, rank=rank)
+    assert post(URLS["pagerduty"], _trigger("warning")).status_code == 202
+    run_once()
+    assert Incident.objects.get().severity == "P3"
+    # Repeats at the same severity change nothing and are not processed again.
+    assert post(URLS["pagerduty"], _trigger("warning")).status_code == 202
+    from tocsin.engine.models import Timer
+
+    assert not Timer.objects.filter(kind="alert.process", done_at__isnull=True).exists()
+
+    assert post(URLS["pagerduty"], _trigger("critical")).status_code == 202
+    run_once()
+    alert = Alert.objects.get()
+    assert (alert.count, alert.severity, alert.previous_severity) == (3, "P1", "P3")
+    incident = Incident.objects.get()
+    assert incident.severity == "P1"
+    assert incident.timeline.get(kind="severity_changed").message == (
+        "Raised by alert 'Disk full on db-1'"
+    )
+    # A later, milder repeat does not lower it.
+    assert post(URLS["pagerduty"], _trigger("warning")).status_code == 202
+    run_once()
+    assert Incident.objects.get().severity == "P1"

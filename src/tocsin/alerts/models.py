@@ -81,6 +81,9 @@ class Alert(models.Model):
     title = models.CharField(max_length=1024)
     source = models.CharField(max_length=255, blank=True)
     severity = models.CharField(max_length=32, blank=True)  # mapped through severity_map
+    # The severity before the latest repeat (ingestion's upsert sets it): a repeat that changed
+    # the severity is processed again, so a more severe repeat raises its incident.
+    previous_severity = models.CharField(max_length=32, blank=True, default="")
     source_severity = models.CharField(max_length=64, blank=True)  # as the source sent it
     labels = models.JSONField(default=dict, blank=True)
     annotations = models.JSONField(default=dict, blank=True)

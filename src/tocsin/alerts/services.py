@@ -80,22 +80,25 @@ _UPSERT_HEAD = """
 INSERT INTO alerts_alert (
     public_id, integration_id, service_id, fingerprint, group_key, status, acknowledged,
     title, source, severity, source_severity, labels, annotations, details, links,
-    count, first_seen, last_seen, starts_at
+    count, first_seen, last_seen, starts_at, previous_severity
 ) VALUES """
-_UPSERT_ROW = "(%s, %s, %s, %s, %s, 'firing', FALSE, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s)"
+_UPSERT_ROW = (
+    "(%s, %s, %s, %s, %s, 'firing', FALSE, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s, '')"
+)
 _UPSERT_TAIL = """
 ON CONFLICT (integration_id, fingerprint) WHERE status = 'firing'
 DO UPDATE SET
     count = alerts_alert.count + 1,
     last_seen = excluded.last_seen,
     title = excluded.title,
+    previous_severity = alerts_alert.severity,
     severity = excluded.severity,
     source_severity = excluded.source_severity,
     labels = excluded.labels,
     annotations = excluded.annotations,
     details = excluded.details,
     links = excluded.links
-RETURNING id, count, integration_id, fingerprint
+RETURNING id, count, integration_id, fingerprint, severity <> previous_severity
 """
 # 500 rows are 8,000 parameters: far under SQLite's limit (32,766) and PostgreSQL's (65,535).
 _UPSERT_ROWS = 500
@@ -128,6 +131,7 @@ class _Firing:
     row: _Row
     alert_id: int = 0
     created: bool = False
+    reseverity: bool = False  # a repeat whose severity changed
 
     @property
     def key(self) -> tuple[int, str]:
@@ -266,17 +270,23 @@ class _Ingest:
                 self.changed.append((firing.alert_id, firing.now, firing.row.lane))
             else:
                 firing.result.repeated += 1
+                if firing.reseverity:  # processed again: a more severe repeat raises
+                    self.changed.append((firing.alert_id, firing.now, firing.row.lane))
 
 
 def _upsert(rows: list[_Firing]) -> None:
     """Write one round's rows in one statement; set each one's alert id and ``created``."""
     sql = _upsert_sql(len(rows), connection.vendor)
     params = [value for firing in rows for value in firing.row.params]
-    stored = {(integ, key): (id_, count) for id_, count, integ, key in fetch_raw(sql, params)}
+    stored = {
+        (integ, key): (id_, count, changed)
+        for id_, count, integ, key, changed in fetch_raw(sql, params)
+    }
     # RETURNING gives no order: match rows by key. Inserting sets count 1, updating >= 2.
     for firing in rows:
-        firing.alert_id, count = stored[firing.key]
+        firing.alert_id, count, changed = stored[firing.key]
         firing.created = count == 1
+        firing.reseverity = not firing.created and bool(changed)
 
 
 def _resolve_firing(
@@ -568,6 +578,8 @@ def alert_process(*, alert_id: int) -> None:
     if current.status == Alert.Status.RESOLVED:
         _resolve_if_all_resolved(incident=incident, alert=current)
         return
+    if incident.is_open:
+        _raise_severity(incident=incident, alert=current)
     if current.acknowledged and incident.status == Incident.Status.TRIGGERED:
         incident_acknowledge(
             incident=incident,
