@@ -71,6 +71,26 @@ def test_a_body_without_key_deduplicates_on_its_content(service: Service, post: 
     assert sorted(Alert.objects.values_list("count", flat=True)) == [1, 2]
 
 
+def test_a_body_without_key_is_resolved_by_the_same_body_with_a_resolved_status(
+    service: Service, post: Post
+) -> None:
+    configure({"fields": {"status": "check.state"}})
+    firing = {"title": "Disk full on db-1", "status": "firing", "host": "db-1"}
+    post(URL, firing)
+    post(URL, {"title": "Backup late", "check": {"state": "alerting"}})
+    run_once()
+    assert Incident.objects.count() == 2
+
+    post(URL, {**firing, "status": "resolved"})
+    post(URL, {"title": "Backup late", "check": {"state": "ok"}})
+    run_once()
+
+    # The status is not part of what identifies the alert (default and configured paths).
+    assert set(Alert.objects.values_list("status", flat=True)) == {"resolved"}
+    assert Alert.objects.count() == 2
+    assert set(Incident.objects.values_list("status", flat=True)) == {"resolved"}
+
+
 def test_a_datadog_recovery_resolves_with_a_configured_dedup_path(
     service: Service, post: Post
 ) -> None:

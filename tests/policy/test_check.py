@@ -210,6 +210,24 @@ def test_members_must_be_people_in_the_file(check: Check) -> None:
     ]
 
 
+def test_a_rotation_turn_under_a_minute_is_refused(check: Check) -> None:
+    schedule = textwrap.dedent(
+        """\
+        schedules:
+          - name: Primary
+            timezone: Europe/Berlin
+            layers:
+              - rotation: {every: 30s}
+                start: 2026-11-02
+                participants: [alice@example.com]
+        """
+    )
+    assert check(text=GOOD + schedule) == [
+        "tocsin.yaml:26 schedules[0].layers[0].rotation.every: a rotation turn is at least "
+        "1 minute, not '30s'"
+    ]
+
+
 def test_it_reports_every_problem_in_file_order(check: Check) -> None:
     found = check(
         ("Europe/Paris", "Mars/Olympus"),

@@ -270,6 +270,13 @@ class Team(Section):
 class Every(Section):
     every: Duration
 
+    @model_validator(mode="after")
+    def _at_least_a_minute(self) -> Every:
+        # As the model (oncall.Layer): shorter turns are a typo, not a rotation.
+        if parse_duration(self.every).seconds < 60:
+            raise fail("duration", f"a rotation turn is at least 1 minute, not {self.every!r}")
+        return self
+
 
 def _rotation_tag(value: Any) -> str:
     return "every" if isinstance(value, dict | Every) else "named"

@@ -9,6 +9,7 @@ A configured path is tried first, then the defaults below, which fit common send
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,6 +83,18 @@ def _pick(data: dict[str, Any], name: str, configured: dict[str, str]) -> str:
     return ""
 
 
+def _without_status(data: dict[str, Any], configured: dict[str, str]) -> dict[str, Any]:
+    """The body without the fields a status can be read from (configured and default)."""
+    stripped = copy.deepcopy(data)
+    paths = [configured["status"]] if "status" in configured else []
+    for path in [*paths, *DEFAULT_PATHS["status"]]:
+        *parents, leaf = path.removeprefix("$.").split(".")
+        parent = lookup(stripped, ".".join(parents)) if parents else stripped
+        if isinstance(parent, dict):
+            parent.pop(leaf, None)
+    return stripped
+
+
 def _resolved_values(config: Mapping[str, Any]) -> frozenset[str]:
     values = config.get("resolved_values")
     if isinstance(values, list) and values:
@@ -102,8 +115,10 @@ def parse(body: bytes, *, config: Mapping[str, Any] | None = None) -> list[Norma
     resolved = picked["status"].strip().lower() in _resolved_values(config)
     return [
         NormalizedAlert(
-            # Without a key, an identical repeat of the body is the same alert.
-            fingerprint=picked["dedup_key"] or labels_fingerprint(data),
+            # Without a key, an identical repeat of the body is the same alert, and so is the
+            # same body with its status changed (the resolve of that alert).
+            fingerprint=picked["dedup_key"]
+            or labels_fingerprint(_without_status(data, configured)),
             status="resolved" if resolved else "firing",
             title=picked["title"] or DEFAULT_TITLE,
             group_key=picked["group_key"],
