@@ -73,3 +73,29 @@ def test_acknowledging_a_resolved_incident_says_so(alice: User) -> None:
     Client().post(link(incident, "resolve"))
     response = Client().post(link(incident, "acknowledge"))
     assert b"is resolved" in response.content
+
+
+def test_a_link_sent_before_a_reopen_does_not_end_the_new_outage(alice: User, bob: User) -> None:
+    from datetime import UTC, datetime
+
+    from tocsin.incidents.services import incident_reopen
+
+    start = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        incident = incident_create(title="Checkout down")
+        old_link = link(incident, "resolve", alice)
+        Client().post(old_link)
+    with time_machine.travel(start + timedelta(hours=2), tick=False):
+        incident.refresh_from_db()
+        incident_reopen(incident=incident, by=bob, message="errors are back")
+        # Yesterday's page, clicked again: refused, on GET and POST alike.
+        for response in (Client().get(old_link), Client().post(old_link)):
+            assert response.status_code == 400
+            assert b"sent before the incident was reopened" in response.content
+        incident.refresh_from_db()
+        assert incident.status == "investigating"
+    with time_machine.travel(start + timedelta(hours=2, seconds=1), tick=False):
+        # A link sent after the reopen works.
+        Client().post(link(incident, "resolve", alice))
+    incident.refresh_from_db()
+    assert incident.status == "resolved"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -18,13 +19,16 @@ class ActionClaim:
     incident: str  # public id
     action: str
     user: int | None
+    issued: datetime | None = None  # None in links made before it was recorded
 
 
 def action_token(*, incident_public_id: str, action: str, user_id: int | None) -> str:
     """A signed token naming one incident and one action (and who the link was sent to)."""
     assert action in ACTIONS
     return signing.dumps(
-        {"i": incident_public_id, "a": action, "u": user_id}, salt=SALT, compress=True
+        {"i": incident_public_id, "a": action, "u": user_id, "t": int(time.time() * 1000)},
+        salt=SALT,
+        compress=True,
     )
 
 
@@ -38,4 +42,10 @@ def action_claim(token: str) -> ActionClaim:
     data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     if data.get("a") not in ACTIONS or not isinstance(data.get("i"), str):
         raise signing.BadSignature("malformed action token")
-    return ActionClaim(incident=data["i"], action=data["a"], user=data.get("u"))
+    issued = data.get("t")
+    return ActionClaim(
+        incident=data["i"],
+        action=data["a"],
+        user=data.get("u"),
+        issued=datetime.fromtimestamp(issued / 1000, UTC) if isinstance(issued, int) else None,
+    )

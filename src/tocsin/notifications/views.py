@@ -35,6 +35,16 @@ def act(request: HttpRequest, token: str) -> HttpResponse:
     incident = Incident.objects.select_related("service").filter(public_id=claim.incident).first()
     if incident is None:
         return _invalid(request, "This incident no longer exists.")
+    if (
+        claim.issued is not None
+        and incident.timeline.filter(kind="reopened", at__gte=claim.issued).exists()
+    ):
+        # Sent for an earlier outage of this incident: what it offered to end is over.
+        return _invalid(
+            request,
+            "This link was sent before the incident was reopened. Open the incident in Tocsin "
+            "to act on it now.",
+        )
     context = {"incident": incident, "action": claim.action, "done": False, "error": ""}
     if request.method == "POST":
         by = User.objects.filter(pk=claim.user).first() if claim.user else None
