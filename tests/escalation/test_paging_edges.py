@@ -394,3 +394,26 @@ def test_step_run_by_two_workers_pages_once(checkout: Service) -> None:
         assert run_timer(copy) is False
         run_once()
     assert recipients() == ["alice@example.com"]
+
+
+def test_a_transport_that_raises_does_not_stop_the_pass(
+    team: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken:
+        def send(self, target: str, message: object) -> None:
+            raise ValueError("a bug in the transport")
+
+    frank = person("frank@example.com", rules=[(0, "webhook", "https://hooks.example.com/f")])
+    monkeypatch.setitem(TRANSPORTS, "webhook", Broken())
+    policy("Both", [([{"user": frank.email}, {"user": "bob@example.com"}], 0)])
+    service = Service.objects.create(name="Both svc", escalation_policy="Both")
+    with at(0):
+        incident_create(title="x", service=service)
+        run_once()
+        run_once()
+    # Bob's page went out; Frank's is an error like any other: retried later, not re-claimed
+    # every lease nor crashing the pass.
+    assert recipients() == ["bob@example.com"]
+    hook = Delivery.objects.get(transport="webhook")
+    assert (hook.status, hook.attempts) == ("pending", 1)
+    assert hook.error == "webhook: ValueError: a bug in the transport"

@@ -244,3 +244,17 @@ def test_the_guard_checks_the_address_connected_to_not_the_url() -> None:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     finally:
         listener.close()
+
+
+def test_a_subject_with_line_breaks_is_sent_on_one_line() -> None:
+    # An alert summary written as a YAML block scalar ends with a newline; an API caller can
+    # put "\r\nBcc: ..." in a title. A header cannot hold either.
+    send(
+        "email",
+        "alice@example.com",
+        Message(subject="Disk full\r\nBcc: x@evil.example\n", text="t"),
+    )
+
+    [message] = mail.outbox
+    assert message.subject == "Disk full Bcc: x@evil.example"
+    assert message.recipients() == ["alice@example.com"]

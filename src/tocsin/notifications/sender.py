@@ -172,6 +172,12 @@ def _transmit(wanted: list[Delivery]) -> TransportError | datetime:
         transport.send(leader.target, message)
     except TransportError as exc:
         return exc
+    except Exception as exc:
+        # A transport's own bug or a message it refuses must not stop the pass (every later
+        # page in it would wait) nor leave this one claimed again and again: it is an error
+        # like any other, retried with backoff, then failed over.
+        log.exception("delivery %s (%s): the transport raised", leader.pk, leader.transport)
+        return TransportError(f"{leader.transport}: {type(exc).__name__}: {exc}")
     return timezone.now()
 
 

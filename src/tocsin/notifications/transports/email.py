@@ -19,8 +19,11 @@ class EmailTransport:
             root = f"<{message.thread_id}@{domain}>"
             # Same References/In-Reply-To root: mail clients group the incident's messages.
             headers = {"References": root, "In-Reply-To": root}
+        # A title may carry line breaks (a YAML block scalar's trailing newline): a header
+        # cannot, and Django would refuse the whole message (BadHeaderError).
+        subject = " ".join(message.subject.split())
         mail = EmailMultiAlternatives(
-            subject=message.subject, body=message.text, to=[target], headers=headers
+            subject=subject, body=message.text, to=[target], headers=headers
         )
         if message.html:
             mail.attach_alternative(message.html, "text/html")
