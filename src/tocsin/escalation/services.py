@@ -425,3 +425,44 @@ def escalation_ack_timeout(*, incident_id: int, payload: dict[str, Any]) -> None
     run.level, run.iteration, run.finished_at = 0, 0, None
     run.save(update_fields=["level", "iteration", "finished_at"])
     _schedule_step(incident=incident, level=0, iteration=0, due_at=timezone.now())
+
+
+def escalation_after_maintenance(
+    *, maintenance_id: int, at: datetime | None = None
+) -> list[EscalationRun]:
+    """A maintenance window ended: start the escalation of the incidents it silenced that are
+    still triggered and were never escalated (once each: an incident already told that paging
+    resumed after this window, or with a run, is left alone)."""
+    from tocsin.statuspage.models import ScheduledMaintenance
+
+    m = ScheduledMaintenance.objects.filter(pk=maintenance_id).first()
+    if m is None:
+        return []
+    at = at or timezone.now()
+    silenced = TimelineEvent.objects.filter(kind="paging_silenced", data__maintenance=m.public_id)
+    resumed = TimelineEvent.objects.filter(kind="paging_resumed", data__maintenance=m.public_id)
+    incidents = (
+        Incident.objects.filter(
+            service__in=m.services.all(),
+            status=Incident.Status.TRIGGERED,
+            pk__in=silenced.values("incident_id"),
+        )
+        .exclude(pk__in=resumed.values("incident_id"))
+        .exclude(pk__in=EscalationRun.objects.values("incident_id"))
+        .select_related("service")
+        .order_by("id")
+    )
+    runs = []
+    for incident in incidents:
+        timeline_add(
+            incident=incident,
+            kind="paging_resumed",
+            actor_label="maintenance",
+            message=f"Maintenance {m.name!r} ended with the incident still triggered: paging",
+            data={"maintenance": m.public_id},
+            at=at,
+        )
+        run = escalation_start(incident=incident, at=at)
+        if run is not None:
+            runs.append(run)
+    return runs

@@ -92,6 +92,12 @@ class ScheduledMaintenanceAdmin(RebuildOnSave):
     inlines = (MaintenanceUpdateInline,)
     actions = ("start_now", "complete_now")
 
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:  # type: ignore[type-arg]
+        super().save_model(request, obj, form, change)
+        # The worker starts and ends the window on time, as for one scheduled by the service;
+        # after an edit, the timers planned for the old times are cancelled.
+        services.maintenance_plan_timers(obj)
+
     @admin.action(description="Start the selected maintenance now")
     def start_now(self, request: HttpRequest, queryset: QuerySet[ScheduledMaintenance]) -> None:
         for m in queryset:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -88,7 +88,8 @@ def notify_maintenance(*, maintenance: ScheduledMaintenance, event: str) -> None
     """Queue a maintenance notice (scheduled, started, completed) for confirmed subscribers."""
     m = maintenance
     link = f"{_status_url()}maintenance/{m.public_id}/"
-    window = f"{m.scheduled_for:%Y-%m-%d %H:%M} - {m.scheduled_until:%Y-%m-%d %H:%M} UTC"
+    start, end = m.scheduled_for.astimezone(UTC), m.scheduled_until.astimezone(UTC)
+    window = f"{start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC"
     text = f"Maintenance {event}: {m.name}\nWindow: {window}\n{link}\n"
     _queue(
         _active(),

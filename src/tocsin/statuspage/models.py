@@ -139,6 +139,8 @@ class ScheduledMaintenance(models.Model):
         VERIFYING = "verifying"
         COMPLETED = "completed"
 
+    ACTIVE = (Status.IN_PROGRESS, Status.VERIFYING)  # the window is on
+
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     name = models.CharField(max_length=500)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)

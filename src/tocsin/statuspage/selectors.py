@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from tocsin.alerts.models import Service
-from tocsin.engine.memo import memoized
+from tocsin.engine.memo import _current, memoized
 from tocsin.statuspage.models import (
     Component,
     ComponentStatus,
@@ -48,6 +48,15 @@ def maintenance_silencing(*, service: Service, at: datetime) -> ScheduledMainten
         ):
             return maintenance
     return None
+
+
+def maintenance_forget(maintenance: ScheduledMaintenance) -> None:
+    """Drop the worker batch's reads of the window's services' maintenances (it started or
+    ended: a later timer of the same batch must see it as it is now)."""
+    memo = _current.get()
+    if memo is not None:
+        for service_id in maintenance.services.values_list("pk", flat=True):
+            memo.pop(("maintenances", service_id), None)
 
 
 def _open_maintenances(service: Service) -> list[ScheduledMaintenance]:

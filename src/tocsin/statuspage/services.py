@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core import signing
@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from tocsin.accounts.models import User
 from tocsin.alerts.models import Service
+from tocsin.engine.models import Timer
 from tocsin.engine.services import timer_schedule
+from tocsin.escalation.services import escalation_after_maintenance
 from tocsin.ids import new_public_id
 from tocsin.incidents.models import Incident
 from tocsin.incidents.services import timeline_add
@@ -27,6 +29,7 @@ from tocsin.statuspage.models import (
     ScheduledMaintenance,
     Subscriber,
 )
+from tocsin.statuspage.selectors import group_status, maintenance_forget
 from tocsin.statuspage.snapshot import page_changed
 from tocsin.statuspage.tokens import (
     CONFIRM_MAX_AGE,
@@ -62,9 +65,45 @@ def _set_status(component: Component, status: str, *, reason: str, at: datetime)
     }
 
 
-def _apply(changes: ComponentChanges | None, *, reason: str, at: datetime) -> list[dict[str, str]]:
+def _declared(public: PublicIncident, component: Component) -> str | None:
+    """The status ``public`` last declared for ``component`` (its updates' Statuspage records)."""
+    for update in public.updates.all():  # newest first
+        for change in update.affected_components or []:
+            if change.get("code") == component.public_id:
+                return str(change.get("new_status") or "") or None
+    return None
+
+
+def component_status_now(component: Component) -> str:
+    """What the component's status is now: the worst status an open public incident declares
+    for it, else under maintenance while a window covering it is in progress, else operational.
+    """
+    statuses = [ComponentStatus.OPERATIONAL.value]
+    open_incidents = component.incidents.filter(status__in=PublicIncident.UNRESOLVED)
+    for public in open_incidents.prefetch_related("updates"):
+        declared = _declared(public, component)
+        if declared in ComponentStatus.values:
+            statuses.append(declared)
+    if component.maintenances.filter(status__in=ScheduledMaintenance.ACTIVE).exists():
+        statuses.append(ComponentStatus.UNDER_MAINTENANCE)
+    return group_status(statuses)
+
+
+def _refresh(components: Iterable[Component], *, reason: str, at: datetime) -> list[dict[str, str]]:
+    """Bring each component to its status now (``component_status_now``); return the changes."""
+    return [_set_status(c, component_status_now(c), reason=reason, at=at) for c in components]
+
+
+def _declare(changes: ComponentChanges | None) -> list[dict[str, str]]:
+    """An incident update's Statuspage records: each component's status before and the status
+    the update declares for it (what the component shows is ``component_status_now``)."""
     return [
-        _set_status(c, ComponentStatus(status), reason=reason, at=at)
+        {
+            "code": c.public_id,
+            "name": c.name,
+            "old_status": c.status,
+            "new_status": ComponentStatus(status).value,
+        }
         for c, status in (changes or {}).items()
     ]
 
@@ -134,15 +173,16 @@ def _post(
     notify: bool,
     at: datetime,
 ) -> PublicIncidentUpdate:
-    affected = _apply(components, reason=f"incident {public.public_id}", at=at)
     update = PublicIncidentUpdate.objects.create(
         incident=public,
         status=status,
         body=body,
         at=at,
-        affected_components=affected,
+        affected_components=_declare(components),
         deliver_notifications=notify,
     )
+    # After the update: what it declares counts, and a resolved incident no longer does.
+    _refresh(components or {}, reason=f"incident {public.public_id}", at=at)
     if notify:
         mail.notify_incident(public=public, update=update)
     page_changed()
@@ -258,30 +298,43 @@ def maintenance_schedule(
         maintenance=m,
         status=m.status,
         body=body
-        or f"Maintenance scheduled from {scheduled_for:%Y-%m-%d %H:%M} UTC "
-        f"until {scheduled_until:%Y-%m-%d %H:%M} UTC.",
+        or f"Maintenance scheduled from {scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+        f"until {scheduled_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC.",
         at=at,
     )
-    _plan_timers(m)
+    maintenance_plan_timers(m)
     mail.notify_maintenance(maintenance=m, event="scheduled")
     page_changed()
     return m
 
 
-def _plan_timers(m: ScheduledMaintenance) -> None:
-    # Keyed by the planned time: rescheduling plans new timers; stale ones see the times moved.
-    timer_schedule(
-        kind=MAINTENANCE_START,
-        due_at=m.scheduled_for,
-        payload={"maintenance": m.pk, "at": m.scheduled_for.isoformat()},
-        key=f"sp-mstart:{m.pk}:{m.scheduled_for.isoformat()}",
-    )
-    timer_schedule(
-        kind=MAINTENANCE_END,
-        due_at=m.scheduled_until,
-        payload={"maintenance": m.pk, "at": m.scheduled_until.isoformat()},
-        key=f"sp-mend:{m.pk}:{m.scheduled_until.isoformat()}",
-    )
+def _timer_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def maintenance_plan_timers(maintenance: ScheduledMaintenance) -> None:
+    """Plan the timers that start and end the window at its times (again after an edit).
+
+    Keyed by the planned time: rescheduling plans new timers and cancels the pending ones
+    planned for other times (which would see the times moved and do nothing anyway).
+    """
+    m = maintenance
+    planned = {
+        MAINTENANCE_START: _timer_time(m.scheduled_for),
+        MAINTENANCE_END: _timer_time(m.scheduled_until),
+    }
+    prefix = {MAINTENANCE_START: "sp-mstart", MAINTENANCE_END: "sp-mend"}
+    keys = {kind: f"{prefix[kind]}:{m.pk}:{when}" for kind, when in planned.items()}
+    Timer.objects.filter(
+        kind__in=list(planned), payload__maintenance=m.pk, done_at__isnull=True
+    ).exclude(key__in=list(keys.values())).delete()
+    for kind, when in planned.items():
+        timer_schedule(
+            kind=kind,
+            due_at=datetime.fromisoformat(when),
+            payload={"maintenance": m.pk, "at": when},
+            key=keys[kind],
+        )
 
 
 @transaction.atomic
@@ -295,8 +348,8 @@ def maintenance_start(
     at = at or timezone.now()
     m.status, m.started_at, m.updated_at = ScheduledMaintenance.Status.IN_PROGRESS, at, at
     m.save(update_fields=["status", "started_at", "updated_at"])
-    changes = {c: ComponentStatus.UNDER_MAINTENANCE for c in m.components.all()}
-    affected = _apply(changes, reason=f"maintenance {m.public_id}", at=at)
+    maintenance_forget(m)
+    affected = _refresh(m.components.all(), reason=f"maintenance {m.public_id}", at=at)
     MaintenanceUpdate.objects.create(
         maintenance=m,
         status=m.status,
@@ -321,11 +374,10 @@ def maintenance_complete(
     m.status, m.completed_at, m.updated_at = ScheduledMaintenance.Status.COMPLETED, at, at
     m.started_at = m.started_at or at
     m.save(update_fields=["status", "completed_at", "started_at", "updated_at"])
-    changes = {
-        c: ComponentStatus.OPERATIONAL
-        for c in m.components.filter(status=ComponentStatus.UNDER_MAINTENANCE)
-    }
-    affected = _apply(changes, reason=f"maintenance {m.public_id} completed", at=at)
+    maintenance_forget(m)
+    # Each component back to what is true now: an open incident's outage, another window still
+    # in progress, else operational.
+    affected = _refresh(m.components.all(), reason=f"maintenance {m.public_id} completed", at=at)
     MaintenanceUpdate.objects.create(
         maintenance=m,
         status=m.status,
@@ -334,6 +386,8 @@ def maintenance_complete(
         affected_components=affected,
     )
     mail.notify_maintenance(maintenance=m, event="completed")
+    # Paging resumes: incidents it silenced that are still waiting for someone are escalated.
+    escalation_after_maintenance(maintenance_id=m.pk, at=at)
     page_changed()
     return True
 
@@ -344,7 +398,7 @@ def maintenance_timer_fire(*, kind: str, payload: dict[str, Any]) -> None:
     if m is None:
         return
     planned = m.scheduled_for if kind == MAINTENANCE_START else m.scheduled_until
-    if planned.isoformat() != payload["at"]:
+    if planned != datetime.fromisoformat(payload["at"]):
         return  # rescheduled since this timer was planned
     if kind == MAINTENANCE_START:
         maintenance_start(maintenance=m)
