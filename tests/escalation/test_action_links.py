@@ -99,3 +99,14 @@ def test_a_link_sent_before_a_reopen_does_not_end_the_new_outage(alice: User, bo
         Client().post(link(incident, "resolve", alice))
     incident.refresh_from_db()
     assert incident.status == "resolved"
+
+
+def test_the_link_of_a_deactivated_person_no_longer_acts(alice: User) -> None:
+    incident = incident_create(title="Checkout down")
+    url = link(incident, "resolve", alice)
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    response = Client().post(url)
+    assert response.status_code == 400
+    assert b"can no longer act" in response.content
+    incident.refresh_from_db()
+    assert incident.status == "triggered"

@@ -198,3 +198,23 @@ def test_without_a_policy_there_is_no_next_level_to_choose(
     assert response.status_code == 400
     assert "Select a valid choice." in response.content.decode()
     assert not TimelineEvent.objects.filter(incident=incident, kind="escalate_requested").exists()
+
+
+def test_a_chat_channels_url_is_not_shown_on_the_incident_page(
+    browser: Client, paged: Incident
+) -> None:
+    from tocsin.notifications.services import message_delivery_create
+
+    message_delivery_create(
+        key="update:chat",
+        incident=paged,
+        transport="apprise",
+        target="slack://T000SECRET/B000SECRET/xoxbSECRETTOKEN",
+        subject="Update",
+        body="Investigating",
+        reason="status update to #incidents",
+    )
+    page = text(browser.get(url("incident-detail", paged)).content.decode())
+
+    assert "apprise channel" in page
+    assert "SECRET" not in page  # a chat token is for the channel's owner, not every responder

@@ -45,9 +45,11 @@ def act(request: HttpRequest, token: str) -> HttpResponse:
             "This link was sent before the incident was reopened. Open the incident in Tocsin "
             "to act on it now.",
         )
+    by = User.objects.filter(pk=claim.user, is_active=True).first() if claim.user else None
+    if claim.user and by is None:
+        return _invalid(request, "This link was sent to someone who can no longer act in Tocsin.")
     context = {"incident": incident, "action": claim.action, "done": False, "error": ""}
     if request.method == "POST":
-        by = User.objects.filter(pk=claim.user).first() if claim.user else None
         try:
             SERVICES[claim.action](
                 incident=incident,
