@@ -174,12 +174,14 @@ def incident_policy_milestone(*, incident: Incident, milestone: str) -> None:
 
 
 def incident_policy_replan(*, incident: Incident) -> None:
-    """After a severity change: a new generation, every clock planned again from the start."""
+    """After a severity change or a reopen: a new generation, every clock planned again from
+    its milestone. A rule that already acted (a breach, a stakeholder notice, a deadline) does
+    not act again (``policy_step_fire``); one whose time has passed acts at once."""
     Incident.objects.filter(pk=incident.pk).update(policy_generation=incident.policy_generation + 1)
     incident.refresh_from_db(fields=["policy_generation"])
     checklists_attach_due(incident=incident)
     for milestone, at in _milestones(incident).items():
-        if at is not None and milestone != "resolved":
+        if at is not None:
             _plan(incident, milestone)
     _plan_update(incident, incident.last_update_at or incident.triggered_at)
 
@@ -364,6 +366,20 @@ def _step(incident: Incident, rule: str) -> PolicyStep | None:
     return next((s for s in severity_steps(sev) if s.rule == rule), None) if sev else None
 
 
+_ADDED = ("page", "escalate", "notify")  # rule kinds that add stakeholders
+# The timeline kinds a rule's firing records (``policy_step_fire``).
+_ACTED = ("stakeholders_added", "breach", "deadline", "postmortem_due")
+
+
+def _silencing(incident: Incident, now: datetime) -> Any:
+    """The maintenance silencing the incident's service now, if any."""
+    from tocsin.statuspage.selectors import maintenance_silencing
+
+    if incident.service is None:
+        return None
+    return maintenance_silencing(service=incident.service, at=now)
+
+
 def policy_step_fire(*, incident_id: int, payload: dict[str, Any]) -> None:
     """A policy rule's time has come: act unless its milestone or a re-plan made it moot."""
     incident = Incident.objects.filter(pk=incident_id).select_related("service").first()
@@ -373,21 +389,33 @@ def policy_step_fire(*, incident_id: int, payload: dict[str, Any]) -> None:
     now = timezone.now()
     if step is None or reached(step.until, _milestones(incident), now):
         return
+    earlier = incident.timeline.filter(actor_label="policy", kind__in=_ACTED)
+    if earlier.filter(new=step.rule).exists():
+        return  # it acted under an earlier generation (the severity bounced back, a reopen)
     people = _people(incident, step.targets, now)
-    added = ("page", "escalate", "notify")
-    kind = "stakeholders_added" if step.kind in added else step.kind
+    kind = "stakeholders_added" if step.kind in _ADDED else step.kind
+    if step.kind in _ADDED:
+        # The matrix adds people: someone another step already added is not told again.
+        told = {e for data in earlier.values_list("data", flat=True) for e in data.get("users", [])}
+        people = [p for p in people if p.email not in told]
     if step.kind == "breach":
         Incident.objects.filter(pk=incident.pk).update(
             breaches=[*incident.breaches, step.rule.rsplit(".", 1)[-1]]
         )
+    silenced = _silencing(incident, now)
+    message = f"{step.detail}: " + (", ".join(map(str, people)) or "nobody to notify")
+    if silenced is not None and people:
+        message += f" (not notified: paging silenced by maintenance {silenced.name!r})"
     timeline_add(
         incident=incident,
         kind=kind,
         actor_label="policy",
         new=step.rule,
-        message=f"{step.detail}: " + (", ".join(map(str, people)) or "nobody to notify"),
-        data={"rule": step.rule, "users": [p.email for p in people]},
+        message=message,
+        data={"rule": step.rule, "users": [p.email for p in people] if silenced is None else []},
     )
+    if silenced is not None:
+        return
     for person in people:
         page_user(
             incident=incident,
@@ -435,4 +463,8 @@ def policy_update_due(*, incident_id: int, payload: dict[str, Any]) -> None:
     # (not from now: a late worker must not make the cadence drift).
     every = update_interval(sev) if sev else None
     if every:
-        _plan_update(incident, base + timedelta(seconds=every))
+        # The next slot of the cadence still ahead: a reminder that was late (a worker down,
+        # a re-plan from an old update) is one reminder, not one per missed slot.
+        step = timedelta(seconds=every)
+        missed = max(0, int((now - base) / step))
+        _plan_update(incident, base + step * max(1, missed))

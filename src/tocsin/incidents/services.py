@@ -517,16 +517,22 @@ def incident_close(*, incident: Incident, by: User | None = None, message: str =
 
 @transaction.atomic
 def incident_reopen(*, incident: Incident, by: User | None = None, message: str = "") -> Incident:
-    """Reopen a resolved incident (back to investigating); the clocks run again."""
+    """Reopen a resolved incident (back to investigating); the clocks run again: update
+    reminders, targets not met yet, and a fresh monitoring period before it may close (the
+    first fix did not hold). What already acted (breaches, notices) does not act again."""
     current = _locked(incident)
     if current.is_open:
         return current
     old = current.status
     current.status, current.resolved_at, current.closed_at = "investigating", None, None
-    current.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    current.mitigated_at = None
+    current.save(update_fields=["status", "resolved_at", "closed_at", "mitigated_at", "updated_at"])
     timeline_add(
         incident=current, kind="reopened", actor=by, old=old, new="investigating", message=message
     )
+    from tocsin.incidents.policy import incident_policy_replan
+
+    incident_policy_replan(incident=current)
     return current
 
 
