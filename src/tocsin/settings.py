@@ -28,6 +28,8 @@ ALLOW_PRIVATE_NETWORKS = truthy(os.environ.get("TOCSIN_ALLOW_PRIVATE_NETWORKS"))
 
 ALLOWED_HOSTS = [h for h in os.environ.get("TOCSIN_ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [BASE_URL]
+# Served over https (behind a proxy that terminates TLS): cookies only travel over https.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BASE_URL.startswith("https://")
 
 _db_url = os.environ.get("DATABASE_URL", "").strip()
 DATABASES = {"default": database_from_url(_db_url) if _db_url else sqlite_database(DATA_DIR)}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from tocsin.accounts.models import ApiToken, User
 
@@ -33,10 +35,16 @@ def token_create(*, user: User, name: str = "") -> str:
 
 
 def token_user(*, raw: str) -> User | None:
-    """Return the active user a raw bearer token belongs to, or None."""
+    """Return the active user a raw bearer token belongs to, or None; the token's last use is
+    recorded to the minute (the admin shows it: an unused token is one to revoke)."""
     token = (
         ApiToken.objects.select_related("user")
         .filter(digest=ApiToken.digest_of(raw), user__is_active=True)
         .first()
     )
-    return token.user if token else None
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

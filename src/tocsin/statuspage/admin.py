@@ -98,12 +98,13 @@ class ScheduledMaintenanceAdmin(RebuildOnSave):
         # after an edit, the timers planned for the old times are cancelled.
         services.maintenance_plan_timers(obj)
 
-    @admin.action(description="Start the selected maintenance now")
+    # Starting silences paging for the window's services: change permission, not just view.
+    @admin.action(description="Start the selected maintenance now", permissions=["change"])
     def start_now(self, request: HttpRequest, queryset: QuerySet[ScheduledMaintenance]) -> None:
         for m in queryset:
             services.maintenance_start(maintenance=m)
 
-    @admin.action(description="Complete the selected maintenance now")
+    @admin.action(description="Complete the selected maintenance now", permissions=["change"])
     def complete_now(self, request: HttpRequest, queryset: QuerySet[ScheduledMaintenance]) -> None:
         for m in queryset:
             services.maintenance_complete(maintenance=m)

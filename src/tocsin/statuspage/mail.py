@@ -105,7 +105,8 @@ def _message(notice: Notice) -> EmailMessage:
     unsubscribe = f"{_status_url()}unsubscribe/{unsubscribe_token(subscriber)}/"
     footer = f"\n--\nUnsubscribe: {unsubscribe}\n"
     return EmailMessage(
-        subject=notice.subject,
+        # A name may carry a line break (an alert summary); a header cannot.
+        subject=" ".join(notice.subject.split()),
         body=notice.text + ("" if notice.kind == "confirm" else footer),
         to=[subscriber.email],
         headers={
@@ -133,6 +134,11 @@ def notices_send(*, limit: int = BATCH) -> int:
             continue
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             _fail(notice, f"SMTP: {exc}", permanent=notice.attempts + 1 >= MAX_ATTEMPTS)
+            continue
+        except Exception as exc:
+            # Never let one notice stop the others (it is the oldest, so first every pass).
+            log.exception("status notice %s could not be sent", notice.pk)
+            _fail(notice, f"{type(exc).__name__}: {exc}", permanent=True)
             continue
         Notice.objects.filter(pk=notice.pk).update(
             status=Notice.Status.SENT, sent_at=timezone.now()
