@@ -117,3 +117,23 @@ def test_subscribing_again_after_unsubscribing_needs_a_new_confirmation(
     client.post("/status/" + link(message.body, "unsubscribe"))
     subscribe(client, django_capture_on_commit_callbacks)
     assert Subscriber.objects.get().confirmed_at is None
+
+
+def test_the_public_form_mails_an_address_at_most_once_in_ten_minutes(
+    client: Client, components: dict[str, Component], django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    t0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    with time_machine.travel(t0, tick=False):
+        first = subscribe(client, django_capture_on_commit_callbacks)
+        for _ in range(5):
+            client.post("/status/subscribe/", {"email": "dana@example.org"})
+        send(django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1  # not six: the form cannot flood an inbox
+    with time_machine.travel(t0 + timedelta(minutes=11), tick=False):
+        subscribe(client, django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 2
+    assert first  # the first link was mailed

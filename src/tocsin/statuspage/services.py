@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core import signing
@@ -409,6 +409,9 @@ def maintenance_timer_fire(*, kind: str, payload: dict[str, Any]) -> None:
 # ---- subscribers ---------------------------------------------------------------------------
 
 
+CONFIRM_EVERY = timedelta(minutes=10)
+
+
 @transaction.atomic
 def subscriber_subscribe(*, email: str) -> Subscriber:
     """Record the address unconfirmed and mail it a confirmation link (double opt-in).
@@ -418,6 +421,12 @@ def subscriber_subscribe(*, email: str) -> Subscriber:
     email = email.strip().lower()
     subscriber, _ = Subscriber.objects.get_or_create(email=email)
     if subscriber.active:
+        return subscriber
+    # One confirmation mail per address per CONFIRM_EVERY: the form is public, and it must
+    # not become a way to flood someone's inbox (the link already sent keeps working).
+    recent = timezone.now() - CONFIRM_EVERY
+    waiting = subscriber.unsubscribed_at is None  # (after an unsubscribe the old link is void)
+    if waiting and subscriber.notices.filter(kind="confirm", created_at__gte=recent).exists():
         return subscriber
     subscriber.token = new_public_id()
     subscriber.confirmed_at = subscriber.unsubscribed_at = None
