@@ -209,10 +209,12 @@ def suggested_comms_phase(*, incident: Incident) -> str:
 
 def default_channels(*, incident: Incident) -> set[str]:
     """Channels ticked by default: chat and e-mail, and the status page if the severity's
-    audiences include it."""
+    audiences include it. Never the status page for a drill (it is never published) or a
+    security incident (published only when someone ticks it)."""
     severities = incident.policy_snapshot.get("severities") or {}
     audiences = (severities.get(incident.severity) or {}).get("audiences") or []
-    return {"chat", "email"} | ({"status_page"} if "status_page" in audiences else set())
+    public = "status_page" in audiences and not (incident.is_drill or incident.is_security)
+    return {"chat", "email"} | ({"status_page"} if public else set())
 
 
 # ---- what happens if this breaks ---------------------------------------------------------
