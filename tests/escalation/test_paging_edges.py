@@ -417,3 +417,28 @@ def test_a_transport_that_raises_does_not_stop_the_pass(
     hook = Delivery.objects.get(transport="webhook")
     assert (hook.status, hook.attempts) == ("pending", 1)
     assert hook.error == "webhook: ValueError: a bug in the transport"
+
+
+def test_a_slow_send_is_not_claimed_and_sent_again_by_another_worker(
+    team: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tocsin.notifications.sender import deliveries_send_due
+    from tocsin.notifications.services import page_user
+
+    sent: list[str] = []
+
+    class Slow:
+        def send(self, target: str, message: object) -> None:
+            sent.append(target)
+            if len(sent) == 1:
+                # Still waiting on a slow SMTP server two minutes later: another worker's pass.
+                with at(2):
+                    deliveries_send_due()
+
+    monkeypatch.setitem(TRANSPORTS, "email", Slow())
+    with at(0):
+        incident = incident_create(title="db down")
+        page_user(incident=incident, user=team["bob"], step_key="s", reason="test")
+        deliveries_send_due()
+    assert sent == ["bob@example.com"]
+    assert Delivery.objects.get().status == "sent"

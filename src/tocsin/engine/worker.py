@@ -226,14 +226,22 @@ class _Lanes:
     """The lanes with due work, re-read at most every ``LANES_SECONDS`` (a scan of the due
     timers), so that every batch can give each of them a turn."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, limit: int = 100) -> None:
         self.lanes: list[str] = []
         self.read_at = -LANES_SECONDS
+        self.limit = limit
+        self.after: str | None = None  # where the next read goes on, round the alphabet
 
     def current(self) -> list[str]:
         now = time.monotonic()
         if now - self.read_at >= LANES_SECONDS:
-            self.lanes = [lane for lane in due_lanes() if lane]
+            # "" is a lane too (incidents without a service, status page work): it gets its turn.
+            lanes = [lane for lane in due_lanes(after=self.after, limit=self.limit)]
+            if len(lanes) < self.limit and self.after is not None:  # past the last: wrap
+                rest = due_lanes(limit=self.limit - len(lanes))
+                lanes += [lane for lane in rest if lane not in lanes]
+            self.lanes = [lane for lane in lanes if lane is not None]
+            self.after = self.lanes[-1] if len(self.lanes) >= self.limit else None
             self.read_at = now
         return self.lanes
 

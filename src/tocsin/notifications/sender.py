@@ -32,7 +32,12 @@ from tocsin.notifications.transports import TRANSPORTS, Message, TransportError
 
 log = logging.getLogger("tocsin.notifications")
 
-LEASE = timedelta(seconds=60)
+# How long a claimed message is ours while its transport works. Longer than any send can take
+# (webhooks time out after 10 s, SMTP after 20 s per step, apprise's services after a few
+# seconds per socket operation): a slow but live send must never be claimed and sent again by
+# another worker. The price: a message in doubt after a worker was killed mid-send goes out
+# again up to this long after.
+LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 RATE_PER_MINUTE = 4
 PER_DESTINATION = 200  # deliveries one message may carry (a bundle lists 50, then a count)
