@@ -228,6 +228,69 @@ def test_a_rotation_turn_under_a_minute_is_refused(check: Check) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("calendar", "problem"),
+    [
+        (
+            '{business_hours: {start: "17:00", end: "09:00"}}',
+            "calendar.business_hours: business hours end (09:00) before they start (17:00)",
+        ),
+        ("{business_days: []}", "calendar.business_days: "),
+    ],
+    ids=["reversed hours", "no business days"],
+)
+def test_a_calendar_without_business_time_is_refused(
+    check: Check, calendar: str, problem: str
+) -> None:
+    # Either made every business-hours clock count for ever (the simulator and the worker hung).
+    found = check(text=GOOD + f"calendar: {calendar}\n")
+    assert len(found) == 1
+    assert found[0].startswith("tocsin.yaml:22 " + problem)
+
+
+def test_counting_over_a_calendar_without_business_time_fails_at_once() -> None:
+    from datetime import UTC, datetime, time
+
+    from tocsin.policy.workcal import WorkCalendarRules, add_business_seconds
+
+    start = datetime(2026, 11, 28, 3, tzinfo=UTC)
+    for cal in (
+        WorkCalendarRules(day_start=time(17), day_end=time(9)),
+        WorkCalendarRules(business_days=()),
+    ):
+        with pytest.raises(ValueError):
+            add_business_seconds(start, 4 * 3600, cal)
+
+
+def test_an_override_mixing_a_local_time_and_an_offset_is_a_problem(check: Check) -> None:
+    schedule = textwrap.dedent(
+        """\
+        schedules:
+          - name: Primary
+            timezone: Europe/Berlin
+            layers:
+              - {rotation: weekly, start: 2026-11-02, participants: [alice@example.com]}
+            overrides:
+              - {who: bob@example.com, from: "2026-11-26T09:00", to: "2026-11-27T09:00+01:00"}
+        """
+    )
+    assert check(text=GOOD + schedule) == [
+        "tocsin.yaml:28 schedules[0].overrides[0]: 'from' and 'to' must both be local times, "
+        "or both carry an offset"
+    ]
+
+
+@pytest.mark.parametrize("command", ["config_check", "config_apply", "simulate"])
+def test_a_missing_or_non_utf8_file_is_a_clear_error(tmp_path: Path, command: str) -> None:
+    extra = ["--severity", "P1"] if command == "simulate" else []
+    with pytest.raises(CommandError, match="No such file"):
+        run(command, str(tmp_path / "nope.yaml"), *extra)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("people: [{email: jos\xe9@example.com}]\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="not UTF-8 text"):
+        run(command, str(latin), *extra)
+
+
 def test_it_reports_every_problem_in_file_order(check: Check) -> None:
     found = check(
         ("Europe/Paris", "Mars/Olympus"),
