@@ -26,6 +26,14 @@ class WorkCalendarRules:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def check(self) -> None:
+        """Refuse a calendar with no business time at all (every count over it would run on
+        for ever): hours that end before they start, or no business days."""
+        if self.day_end <= self.day_start:
+            raise ValueError(f"business hours end ({self.day_end}) before they start")
+        if not self.business_days:
+            raise ValueError("the calendar has no business days")
+
     def is_business_day(self, day: date) -> bool:
         """A listed weekday that is not a holiday."""
         return WEEKDAY_NAMES[day.weekday()] in self.business_days and day not in self.holidays
@@ -33,6 +41,7 @@ class WorkCalendarRules:
 
 def add_business_days(start: datetime, days: int, cal: WorkCalendarRules) -> datetime:
     """``start`` plus ``days`` business days, at the same local time of day."""
+    cal.check()
     local = start.astimezone(cal.zone)
     day, counted = local.date(), 0
     while counted < days:
@@ -57,6 +66,7 @@ def in_business_hours(at: datetime, cal: WorkCalendarRules) -> bool:
 
 def next_business_moment(at: datetime, cal: WorkCalendarRules) -> datetime:
     """``at`` itself during business hours, else the start of the next business hours."""
+    cal.check()
     if in_business_hours(at, cal):
         return at.astimezone(UTC)
     local = at.astimezone(cal.zone)

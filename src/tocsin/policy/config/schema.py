@@ -217,10 +217,16 @@ class BusinessHours(Section):
     start: ClockTime = "09:00"
     end: ClockTime = "17:00"
 
+    @model_validator(mode="after")
+    def _ordered(self) -> BusinessHours:
+        if self.end <= self.start:  # "HH:MM" strings compare as times
+            raise fail("time", f"business hours end ({self.end}) before they start ({self.start})")
+        return self
+
 
 class Calendar(Section):
     timezone: TimeZone = "UTC"
-    business_days: list[Weekday] = Field(default_factory=_weekdays)
+    business_days: list[Weekday] = Field(default_factory=_weekdays, min_length=1)
     holidays: list[date] = Field(default_factory=list)
     # When `page: business_hours` severities may page, in the calendar's zone.
     business_hours: BusinessHours | None = None
@@ -308,7 +314,13 @@ class Override(Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> Override:
-        if datetime.fromisoformat(self.to) <= datetime.fromisoformat(self.from_):
+        try:
+            backwards = datetime.fromisoformat(self.to) <= datetime.fromisoformat(self.from_)
+        except TypeError:  # one has a UTC offset, the other is a local time
+            raise fail(
+                "override", "'from' and 'to' must both be local times, or both carry an offset"
+            ) from None
+        if backwards:
             raise fail("override", "'to' must be after 'from'")
         return self
 

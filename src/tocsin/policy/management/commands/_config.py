@@ -14,6 +14,8 @@ def load_or_fail(command: BaseCommand, path: str) -> Config:
         return config_load(path)
     except OSError as exc:
         raise CommandError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except ConfigError as exc:
         for problem in exc.problems:
             command.stderr.write(str(problem))

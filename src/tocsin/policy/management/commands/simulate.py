@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from tocsin.policy.config.durations import parse_duration
-from tocsin.policy.config.loader import ConfigError, config_load
+from tocsin.policy.management.commands._config import load_or_fail
 from tocsin.policy.simulate import Scenario, SimulationError, Simulator, display_zone
 
 
@@ -52,10 +52,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print a JSON list of events")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            config = config_load(options["file"])
-        except ConfigError as exc:
-            raise CommandError(str(exc)) from exc
+        config = load_or_fail(self, options["file"])
         at = _instant(options["at"])
         scenario = Scenario(
             severity=options["severity"],
