@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -143,8 +144,8 @@ class Simulator:
         events = [SimEvent(t0, "triggered", "scenario", (), f"{sev.name} {sev.title}".strip())]
         events += self._milestone_events(times, t0)
         events += self._paging(scenario, sev, t0, times, end, commander)
-        for step in severity_steps(sev):
-            events += self._step(step, times, end, commander)
+        steps = [e for step in severity_steps(sev) for e in self._step(step, times, end, commander)]
+        events += _told_once(sorted(steps, key=lambda e: e.at))
         events += self._updates(scenario, sev, t0, times, end, commander)
         order = {k: i for i, k in enumerate(KIND_ORDER)}
         return sorted(events, key=lambda e: (e.at, order.get(e.kind, 99)))
@@ -343,3 +344,17 @@ def display_zone(at: datetime, config: schema.Config) -> tzinfo:
     if at.tzinfo is not None and at.utcoffset() == at.astimezone(zone).utcoffset():
         return zone
     return at.tzinfo or zone
+
+
+def _told_once(events: list[SimEvent]) -> list[SimEvent]:
+    """As the engine does: a matrix step does not tell anyone an earlier one already told."""
+    told: set[str] = set()
+    kept = []
+    for event in events:
+        if event.kind in ("page", "escalate", "notify"):
+            event = dataclasses.replace(
+                event, targets=tuple(t for t in event.targets if t not in told)
+            )
+            told.update(event.targets)
+        kept.append(event)
+    return kept
