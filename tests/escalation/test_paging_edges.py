@@ -4,15 +4,13 @@ timeout, and what the timeline and bundles say."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
-import time_machine
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.factories import person, policy, role, weekly_schedule
+from tests.escalation.test_paging import at, checkout, recipients, team
+from tests.factories import person, policy, role
 from tocsin.accounts.models import ContactMethod, User
 from tocsin.alerts.models import Service
 from tocsin.engine.models import Timer
@@ -29,41 +27,11 @@ from tocsin.notifications.models import Delivery
 from tocsin.notifications.transports import TRANSPORTS, TransportError
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> time_machine.travel:
-    return time_machine.travel(T0 + timedelta(minutes=minutes), tick=False)
+# The team of tests/escalation/test_paging.py: primary, secondary, Engineering Manager.
+__all__ = ["checkout", "team"]
 
 
-def recipients() -> list[str]:
-    return [m.to[0] for m in mail.outbox]
-
-
-@pytest.fixture
-def team(db: None) -> dict[str, User]:
-    people = {n: person(f"{n}@example.com") for n in ("alice", "bob", "erin", "carol")}
-    weekly_schedule("Platform primary", [people["alice"], people["bob"], people["erin"]])
-    weekly_schedule("Platform secondary", [people["bob"], people["erin"], people["alice"]])
-    role("Engineering Manager", [people["carol"]])
-    policy(
-        "Platform default",
-        [
-            ([{"schedule": "Platform primary"}], 15 * 60),
-            ([{"schedule": "Platform secondary"}], 15 * 60),
-            ([{"role": "Engineering Manager"}], 0),
-        ],
-    )
-    return people
-
-
-@pytest.fixture
-def checkout(team: dict[str, User]) -> Service:
-    return Service.objects.create(name="Checkout API", escalation_policy="Platform default")
-
-
-# ---- severity change kills escalation ------------------------------------------------------
+# ---- severity changes keep the escalation ------------------------------------------------------
 
 
 def test_raising_severity_while_triggered_keeps_escalating(checkout: Service) -> None:

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.management import call_command
 
-from tests.conftest import SHARED
+from tests.incidents.test_policy_runtime import T0, at, checkout, start
 from tocsin.alerts.models import Service
 from tocsin.engine.worker import run_once
 from tocsin.incidents.models import Incident
@@ -23,24 +22,7 @@ from tocsin.incidents.services import (
 )
 
 pytestmark = pytest.mark.django_db
-T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # Saturday 03:00 New York
-
-
-@pytest.fixture
-def checkout(db: None) -> Service:
-    call_command("config_apply", str(SHARED / "examples" / "tocsin.yaml"))
-    return Service.objects.get(name="Checkout API")
-
-
-def at(minutes: float) -> time_machine.travel:
-    return time_machine.travel(T0 + timedelta(minutes=minutes), tick=False)
-
-
-def start(service: Service, severity: str = "P1") -> Incident:
-    with at(0):
-        incident = incident_create(title="Checkout down", severity=severity, service=service)
-        run_once()
-    return incident
+__all__ = ["checkout"]  # the shared example's Checkout API (tests/incidents/test_policy_runtime.py)
 
 
 def test_reopened_incident_gets_update_reminders_again(checkout: Service) -> None:
