@@ -202,3 +202,22 @@ def test_updates_are_listed_with_phase_author_and_public_badge(
     assert '<span class="badge phase-identified">Identified</span>' in item
     assert '<span class="actor">Alice Ng</span>' in item
     assert ">public</span>" in item and "Found it" in item
+
+
+def test_a_drills_status_page_post_is_withheld_and_the_page_says_why(
+    browser: Client, incident: Incident
+) -> None:
+    Incident.objects.filter(pk=incident.pk).update(is_drill=True)
+
+    response = browser.post(
+        update_url(incident),
+        {
+            "phase": "update",
+            "status_page_send": "on",
+            "status_page_subject": "Checkout errors",
+            "status_page_body": "Investigating.",
+        },
+        follow=True,
+    )
+
+    assert "Status page withheld: a drill is never published." in response.content.decode()

@@ -249,6 +249,8 @@ def incident_update(request: AuthedRequest, public_id: str) -> HttpResponse:
     if result.skipped:
         names = ", ".join(CHANNEL_NAMES[c].lower() for c in result.skipped)
         messages.warning(request, f"Nowhere configured for {names}: nothing sent there.")
+    for reason in result.withheld:  # a drill, a security incident without a public title
+        messages.warning(request, reason[:1].upper() + reason[1:] + ".")
     return after_change(request, incident, "compose")
 
 
