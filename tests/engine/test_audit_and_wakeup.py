@@ -50,3 +50,30 @@ def test_a_postgres_worker_wakes_on_notify_instead_of_sleeping() -> None:
     waiter.wait(30)  # would sleep 30 s without the notification
     waiter.close()
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.django_db
+def test_a_step_failing_on_every_run_raises_the_internal_alert(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tocsin.engine import handlers
+    from tocsin.engine.worker import run_timers
+
+    def broken(timer: object) -> None:
+        raise RuntimeError("the policy snapshot cannot be read")
+
+    monkeypatch.setitem(handlers.HANDLERS, "test.broken", broken)
+    with time_machine.travel(T0, tick=False):
+        timer_schedule(kind="test.broken", payload={})
+    # Its due time moves on with the backoff, so it is never "overdue"; it is failing.
+    for seconds in (0, 3, 8, 17, 34, 67):
+        with time_machine.travel(T0 + timedelta(seconds=seconds), tick=False):
+            run_timers()
+    with time_machine.travel(T0 + timedelta(seconds=70), tick=False):
+        overdue = overdue_work()
+        body = Client().get("/healthz").json()
+    assert (overdue.timers, overdue.failing) == (0, 1)
+    assert body["status"] == "degraded"
+    assert body["audit"]["failing_timers"] == 1
+    assert "failing on every run" in body["audit"]["error"]
+    assert "the policy snapshot cannot be read" in body["audit"]["error"]

@@ -44,6 +44,12 @@ class Timer(models.Model):
                 condition=Q(done_at__isnull=True),
                 name="timer_pending_lane",
             ),
+            # The auditor's failing timers (engine.selectors.FAILING_ATTEMPTS): a handful of rows.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(done_at__isnull=True, attempts__gte=5),
+                name="timer_failing",
+            ),
         ]
 
     def __str__(self) -> str:

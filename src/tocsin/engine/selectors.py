@@ -14,22 +14,50 @@ from tocsin.notifications.models import Delivery
 OVERDUE_AFTER = timedelta(minutes=1)
 
 
+# A timer that failed this many times in a row (2 + 4 + 8 + 16 + 32 s of backoff: about a
+# minute) is as late as one the worker never reached, though its due time keeps moving on.
+FAILING_ATTEMPTS = 5  # the condition of the timer_failing index: change both together
+
+
 @dataclass(frozen=True)
 class Overdue:
     timers: int
     deliveries: int
     oldest_due_at: datetime | None
+    failing: int = 0  # timers failing on every run for about a minute
+    last_error: str = ""
 
     @property
     def alert(self) -> bool:
-        return bool(self.timers or self.deliveries)
+        return bool(self.timers or self.deliveries or self.failing)
 
     def describe(self) -> str:
-        return (
-            f"{self.timers} timer(s) and {self.deliveries} notification(s) overdue by more than "
-            f"a minute (oldest due {self.oldest_due_at:%Y-%m-%d %H:%M:%S} UTC): "
-            "is a worker running?"
+        parts = []
+        if self.timers or self.deliveries:
+            parts.append(
+                f"{self.timers} timer(s) and {self.deliveries} notification(s) overdue by more "
+                f"than a minute (oldest due {self.oldest_due_at:%Y-%m-%d %H:%M:%S} UTC): "
+                "is a worker running?"
+            )
+        if self.failing:
+            parts.append(
+                f"{self.failing} timer(s) failing on every run for a minute or more "
+                f"(last error: {self.last_error[:200]})"
+            )
+        return "; ".join(parts)
+
+
+def failing_timers() -> tuple[int, str]:
+    """How many pending timers keep failing, and the newest error (the timer_failing index:
+    its condition is written as a literal so that SQLite uses it)."""
+    table = connection.ops.quote_name(Timer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), MAX(last_error) FROM {table} "
+            f"WHERE done_at IS NULL AND attempts >= {FAILING_ATTEMPTS}"
         )
+        count, error = cursor.fetchone()
+    return int(count or 0), str(error or "")
 
 
 def overdue_work(*, now: datetime | None = None) -> Overdue:
@@ -44,7 +72,14 @@ def overdue_work(*, now: datetime | None = None) -> Overdue:
         for qs in (timers, deliveries)
     ]
     present = [t for t in oldest if t is not None]
-    return Overdue(timers.count(), deliveries.count(), min(present) if present else None)
+    failing, error = failing_timers()
+    return Overdue(
+        timers.count(),
+        deliveries.count(),
+        min(present) if present else None,
+        failing=failing,
+        last_error=error,
+    )
 
 
 def next_due_at() -> datetime | None:

@@ -31,6 +31,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "ok": not overdue.alert,
         "overdue_timers": overdue.timers,
         "overdue_deliveries": overdue.deliveries,
+        "failing_timers": overdue.failing,
     }
     if overdue.alert:
         audit["error"] = overdue.describe()

@@ -11,13 +11,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from tocsin.accounts.models import ContactMethod, NotificationRule, Role, User
 from tocsin.engine.models import Timer
-from tocsin.engine.selectors import OVERDUE_AFTER, overdue_work
+from tocsin.engine.selectors import FAILING_ATTEMPTS, OVERDUE_AFTER, overdue_work
 from tocsin.engine.worker import worker_alive
 from tocsin.escalation.models import EscalationPolicy, EscalationRun
 from tocsin.escalation.selectors import Recipient, resolve_targets, target_label
@@ -269,14 +270,22 @@ NO_WORKER = "No worker is running: nobody will be paged."
 def auditor_warnings() -> list[str]:
     """What stops pages going out right now: no live worker, or work overdue (base template)."""
     warnings = [] if worker_alive() else [NO_WORKER]
-    # Every page shows this, so first ask the two partial indexes (timer_pending,
-    # delivery_pending) "is anything late at all?" in one query; the counts and dates behind
-    # the message only run when something is. Same conditions as overdue_work().
-    limit = timezone.now() - OVERDUE_AFTER
-    timers = Timer.objects.filter(done_at__isnull=True, due_at__lt=limit).values("due_at")
-    deliveries = Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lt=limit).values(
-        "due_at"
-    )
-    if timers.union(deliveries).exists() and (overdue := overdue_work()).alert:
+    # Every page shows this, so first ask the three partial indexes (timer_pending,
+    # delivery_pending, timer_failing) "is anything late or failing at all?" in one query,
+    # their conditions written as literals so that SQLite uses them; the counts and dates
+    # behind the message only run when something is. Same conditions as overdue_work().
+    limit = connection.ops.adapt_datetimefield_value(timezone.now() - OVERDUE_AFTER)
+    timers = connection.ops.quote_name(Timer._meta.db_table)
+    deliveries = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {timers} WHERE done_at IS NULL AND due_at < %s) "
+            f"OR EXISTS (SELECT 1 FROM {deliveries} WHERE status = 'pending' AND due_at < %s) "
+            f"OR EXISTS (SELECT 1 FROM {timers} WHERE done_at IS NULL "
+            f"AND attempts >= {FAILING_ATTEMPTS})",
+            [limit, limit],
+        )
+        late = bool(cursor.fetchone()[0])
+    if late and (overdue := overdue_work()).alert:
         warnings.append(overdue.describe())
     return warnings
