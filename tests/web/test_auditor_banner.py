@@ -66,7 +66,8 @@ def test_the_banner_reports_a_timer_overdue_by_more_than_a_minute(browser: Clien
     assert NO_WORKER not in html
 
 
-def test_the_check_costs_two_small_queries_late_or_failing_work_in_one(browser: Client, alice: User) -> None:
+def test_the_check_costs_two_small_queries(browser: Client, alice: User) -> None:
+    # The heartbeat, then one query for late or failing work of every kind.
     from tocsin.web.paging import auditor_warnings
 
     with time_machine.travel(T0, tick=False):
