@@ -236,7 +236,7 @@ class _Lanes:
         now = time.monotonic()
         if now - self.read_at >= LANES_SECONDS:
             # "" is a lane too (incidents without a service, status page work): it gets its turn.
-            lanes = [lane for lane in due_lanes(after=self.after, limit=self.limit)]
+            lanes = due_lanes(after=self.after, limit=self.limit)
             if len(lanes) < self.limit and self.after is not None:  # past the last: wrap
                 rest = due_lanes(limit=self.limit - len(lanes))
                 lanes += [lane for lane in rest if lane not in lanes]
